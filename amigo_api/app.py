@@ -1,0 +1,125 @@
+"""create_app(settings) -> FastAPI: routers, middleware, error handlers, lifespan."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from amigo_api import __version__
+from amigo_api.core.auth import PrincipalCache
+from amigo_api.core.crypto import SecretBox
+from amigo_api.core.db import Clusters
+from amigo_api.core.errors import install_error_handlers
+from amigo_api.core.maintenance import MaintenanceMiddleware, MaintenanceSwitch
+from amigo_api.core.observability import RequestContextMiddleware, configure_logging
+from amigo_api.core.ratelimit import RateLimiter, RateLimitHeadersMiddleware
+from amigo_api.core.security import TokenService
+from amigo_api.organizations import router as organizations_router
+from amigo_api.organizations import service as organizations_service
+from amigo_api.settings import Settings, get_settings
+from amigo_api.workflows import worker as temporal
+
+log = structlog.get_logger(__name__)
+KEY_MAINTENANCE_SECONDS = 60
+
+
+async def _maintain_signing_keys(tokens: TokenService) -> None:
+    while True:
+        await asyncio.sleep(KEY_MAINTENANCE_SECONDS)
+        try:
+            await tokens.maintain()
+        except Exception as exc:  # keep serving with the keys already loaded
+            log.warning("signing_key_maintenance_failed", error=str(exc))
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    clusters = Clusters(settings)
+    app.state.clusters = clusters
+    for name in clusters.uris:
+        await organizations_service.ensure_indexes(clusters.database(name))
+    app.state.tokens = TokenService(settings, clusters.infra)
+    await app.state.tokens.start()
+    app.state.maintenance = MaintenanceSwitch(clusters.infra, settings.maintenance_poll_seconds)
+    await app.state.maintenance.start()
+    app.state.temporal = None
+    if settings.temporal_required:
+        app.state.temporal = await temporal.connect(settings)
+    key_task = asyncio.create_task(_maintain_signing_keys(app.state.tokens))
+    log.info("api_started", version=__version__, clusters=sorted(clusters.uris))
+    try:
+        yield
+    finally:
+        key_task.cancel()
+        await app.state.maintenance.stop()
+        await clusters.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    app = FastAPI(title="Amigo API", version=__version__, lifespan=lifespan,
+                  description="Open, self-hostable implementation of the classic Amigo REST API.")
+    app.state.settings = settings
+    app.state.secret_box = SecretBox(settings.secret_key)
+    app.state.rate_limiter = RateLimiter(settings)
+    app.state.principal_cache = PrincipalCache(settings.principal_cache_seconds)
+    app.state.principal_loader = organizations_service.load_principal
+    install_error_handlers(app)
+    app.include_router(organizations_router.router)
+    _add_operational_routes(app)
+    app.add_middleware(RateLimitHeadersMiddleware)
+    app.add_middleware(MaintenanceMiddleware)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def _add_operational_routes(app: FastAPI) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz(request: Request) -> JSONResponse:
+        checks = await _health_checks(request.app)
+        healthy = all(checks.values())
+        return JSONResponse({"status": "ok" if healthy else "unavailable", "checks": checks},
+                            200 if healthy else 503)
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        checks = await _health_checks(request.app)
+        client = request.app.state.temporal
+        if client is not None and checks.get("worker"):
+            checks["workflow_probe"] = await _check(temporal.probe(client, request.app.state.settings))
+        ready = all(checks.values())
+        return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks},
+                            200 if ready else 503)
+
+    @app.get("/.well-known/jwks.json", include_in_schema=False)
+    async def jwks(request: Request) -> dict[str, Any]:
+        keys: dict[str, Any] = request.app.state.tokens.jwks()
+        return keys
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _check(awaitable: Any) -> bool:
+    try:
+        return bool(await asyncio.wait_for(awaitable, timeout=5))
+    except Exception:
+        return False
+
+
+async def _health_checks(app: FastAPI) -> dict[str, bool]:
+    clusters: Clusters = app.state.clusters
+    checks = {f"mongo:{name}": await _check(clusters.client(name).admin.command("ping")) for name in clusters.uris}
+    client = app.state.temporal
+    if client is not None:
+        checks["temporal"] = await _check(client.service_client.check_health())
+        checks["worker"] = await _check(temporal.has_pollers(client, app.state.settings))
+    return checks

@@ -1,0 +1,175 @@
+"""Who is calling: credentials -> verified token -> the caller's role and grants in the path org."""
+
+import base64
+import binascii
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
+
+from amigo_api.core import permissions
+from amigo_api.core.db import Document, OrgDb, OrgDbDep
+from amigo_api.core.errors import PermissionDenied, Unauthorized
+from amigo_api.core.permissions import PermissionGrant
+from amigo_api.core.security import TokenService
+
+bearer_scheme = HTTPBearer(
+    scheme_name="Bearer-Authorization", auto_error=False,
+    description="Amigo issued JWT token that identifies an user, from the sign-in-with-api-key endpoint.",
+)
+basic_scheme = HTTPBasic(
+    scheme_name="Basic", auto_error=False,
+    description="The username should be set to {org_id}_{user_id}, and the password should be the Amigo "
+                "issued JWT token that identifies the user.",
+)
+org_header_scheme = APIKeyHeader(
+    name="X-ORG-ID", scheme_name="Bearer-Authorization-Organization", auto_error=False,
+    description="An optional organization identifier that indicates from which organization the token is "
+                "issued, for requests for resources in another organization.",
+)
+
+
+@dataclass
+class Principal:
+    """An authenticated user acting in `org_id` (the path org), signed in through `issuer_org_id`."""
+
+    org_id: str
+    issuer_org_id: str
+    user_id: str
+    role_id: str
+    role_name: str
+    role_grants: list[PermissionGrant]
+    temporary_grants: list[PermissionGrant] = field(default_factory=list)
+
+    @property
+    def grants(self) -> list[PermissionGrant]:
+        return self.role_grants + self.temporary_grants
+
+    def can(self, permission: str, attributes: Mapping[str, Any] | None = None) -> bool:
+        return permissions.allows(self.grants, permission, attributes or {})
+
+    def require(self, permission: str, attributes: Mapping[str, Any] | None = None) -> None:
+        if not self.can(permission, attributes):
+            raise PermissionDenied()
+
+    def visible(self, permission: str, fields: Mapping[str, str]) -> Document:
+        """MongoDB filter for the documents this caller holds `permission` for."""
+        return permissions.visibility_filter(self.grants, permission, fields)
+
+    def outranks(self, role_grants: list[PermissionGrant]) -> bool:
+        """Role comparisons use the role only, never temporary grants."""
+        return permissions.outranks(self.role_grants, role_grants)
+
+
+class PrincipalLoader(Protocol):
+    async def __call__(self, org: OrgDb, issuer_org_id: str, user_id: str) -> tuple[Principal, float] | None:
+        """The principal and until when (monotonic seconds) it may be cached; None if the user has no role
+        in the org. Raises NotFound when the org does not exist."""
+
+
+class PrincipalCache:
+    """Short-lived per-process cache; bounds how stale a role change made elsewhere can be."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[tuple[str, str, str], tuple[float, Principal]] = {}
+
+    def get(self, key: tuple[str, str, str]) -> Principal | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: tuple[str, str, str], principal: Principal, valid_until: float) -> None:
+        if self.ttl > 0:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = (min(time.monotonic() + self.ttl, valid_until), principal)
+
+    def invalidate_org(self, org_id: str) -> None:
+        for key in [k for k in self._entries if k[0] == org_id]:
+            del self._entries[key]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    token: str
+    basic_username: str | None
+
+
+def credentials_from(bearer: HTTPAuthorizationCredentials | None, request: Request) -> Credentials:
+    if bearer is not None:
+        return Credentials(bearer.credentials, None)
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise Unauthorized()
+    try:
+        username, sep, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise Unauthorized() from exc
+    if not sep or not password:
+        raise Unauthorized()
+    return Credentials(password, username)
+
+
+async def resolve_principal(request: Request, org: OrgDb, credentials: Credentials,
+                            issuer_org_id: str | None) -> Principal:
+    tokens: TokenService = request.app.state.tokens
+    claims = await tokens.verify(credentials.token)
+    issuer = issuer_org_id or org.org_id
+    if claims.org_id != issuer:
+        raise Unauthorized()
+    if credentials.basic_username is not None and credentials.basic_username != f"{claims.org_id}_{claims.user_id}":
+        raise Unauthorized()
+    cache: PrincipalCache = request.app.state.principal_cache
+    key = (org.org_id, issuer, claims.user_id)
+    principal = cache.get(key)
+    if principal is None:
+        loader: PrincipalLoader = request.app.state.principal_loader
+        loaded = await loader(org, issuer, claims.user_id)
+        if loaded is None:
+            if issuer != org.org_id:
+                raise PermissionDenied("The user has no role in this organization.", error_code="no_role_in_org")
+            raise Unauthorized()
+        principal, valid_until = loaded
+        cache.put(key, principal, valid_until)
+    request.state.principal = principal
+    return principal
+
+
+async def authenticate(
+    request: Request,
+    org: OrgDbDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    _basic: Annotated[HTTPBasicCredentials | None, Security(basic_scheme)],
+    x_org_id: Annotated[str | None, Security(org_header_scheme)],
+) -> Principal:
+    return await resolve_principal(request, org, credentials_from(bearer, request), x_org_id)
+
+
+async def authenticate_optional(request: Request, org: OrgDbDep) -> Principal | None:
+    """For endpoints open to anonymous callers that show more to signed-in users."""
+    if not request.headers.get("authorization"):
+        return None
+    bearer = await bearer_scheme(request)
+    return await resolve_principal(request, org, credentials_from(bearer, request), request.headers.get("x-org-id"))
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def require(permission: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    """Dependency: the caller must hold `permission` under some grant. Endpoints that act on a specific
+    resource then check the resource's attributes with `principal.require(...)`."""
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if not permissions.holds_any(principal.grants, permission):
+            raise PermissionDenied()
+        return principal
+
+    dependency.__name__ = f"require_{permission.replace(':', '_')}"
+    return dependency

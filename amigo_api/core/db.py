@@ -1,0 +1,102 @@
+"""MongoDB access: named clusters, the org -> cluster map, and an org-scoped database handle."""
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Path, Request
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from amigo_api.core.errors import Conflict, InvalidRequest
+from amigo_api.settings import Settings
+
+Document = dict[str, Any]
+ORG_CLUSTERS = "organization_clusters"
+
+
+@dataclass(frozen=True)
+class OrgDb:
+    """The database of one organization on its cluster; repositories scope every query by `org_id`."""
+
+    org_id: str
+    cluster: str
+    client: AsyncMongoClient[Document]
+    db: AsyncDatabase[Document]
+
+
+class Clusters:
+    """Clients for every named cluster, and the cached org -> cluster map (an org never moves)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.uris = settings.clusters()
+        self._clients: dict[str, AsyncMongoClient[Document]] = {}
+        self._org_cluster: dict[str, str] = {}
+
+    def client(self, cluster: str) -> AsyncMongoClient[Document]:
+        if cluster not in self.uris:
+            raise InvalidRequest(f"Unknown MongoDB cluster {cluster!r}; configured: {sorted(self.uris)}.",
+                                 error_code="unknown_mongo_cluster")
+        if cluster not in self._clients:
+            self._clients[cluster] = AsyncMongoClient(self.uris[cluster], tz_aware=True, connect=False)
+        return self._clients[cluster]
+
+    def database(self, cluster: str) -> AsyncDatabase[Document]:
+        return self.client(cluster)[self.settings.database_name]
+
+    @property
+    def infra(self) -> AsyncDatabase[Document]:
+        return self.client(self.settings.default_cluster)[self.settings.infra_database_name]
+
+    async def mapped_cluster(self, org_id: str) -> str | None:
+        if org_id in self._org_cluster:
+            return self._org_cluster[org_id]
+        doc = await self.infra[ORG_CLUSTERS].find_one({"_id": org_id})
+        if doc is not None:
+            self._org_cluster[org_id] = doc["cluster"]
+            return str(doc["cluster"])
+        return None
+
+    async def org_db(self, org_id: str, requested_cluster: str | None = None) -> OrgDb:
+        """The org's mapped cluster; for an org not in the map yet, the requested or default one."""
+        cluster = await self.mapped_cluster(org_id) or requested_cluster or self.settings.default_cluster
+        client = self.client(cluster)
+        return OrgDb(org_id, cluster, client, client[self.settings.database_name])
+
+    async def map_org(self, org_id: str, cluster: str) -> None:
+        self.client(cluster)  # validates the name
+        try:
+            await self.infra[ORG_CLUSTERS].insert_one({"_id": org_id, "cluster": cluster})
+        except DuplicateKeyError as exc:
+            raise Conflict(f"Organization {org_id!r} already exists.", error_code="organization_exists") from exc
+        self._org_cluster[org_id] = cluster
+
+    async def unmap_org(self, org_id: str) -> None:
+        await self.infra[ORG_CLUSTERS].delete_one({"_id": org_id})
+        self._org_cluster.pop(org_id, None)
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+
+
+def get_clusters(request: Request) -> Clusters:
+    clusters: Clusters = request.app.state.clusters
+    return clusters
+
+
+async def get_org_db(
+    request: Request,
+    organization: Annotated[str, Path(description="The ID of the organization.")],
+    x_mongo_cluster_name: Annotated[
+        str | None,
+        Header(description="Usually not needed unless the organization does not exist yet in the Amigo "
+                           "organization infra config database."),
+    ] = None,
+) -> OrgDb:
+    return await get_clusters(request).org_db(organization, x_mongo_cluster_name)
+
+
+OrgDbDep = Annotated[OrgDb, Depends(get_org_db)]

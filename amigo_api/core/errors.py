@@ -1,0 +1,116 @@
+"""Domain errors, each with a status code and a stable error code, mapped to responses once."""
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger(__name__)
+
+UNAUTHORIZED_DETAIL = "Invalid authorization credentials."
+FORBIDDEN_DETAIL = "Missing required permissions."
+MAINTENANCE_DETAIL = "The service is going through temporary maintenance."
+
+
+class AmigoError(Exception):
+    status_code = 400
+    error_code = "invalid_request"
+    detail = "The request is invalid."
+
+    def __init__(self, detail: str | None = None, *, error_code: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        self.detail = detail or self.detail
+        self.error_code = error_code or self.error_code
+        self.headers = headers
+        super().__init__(self.detail)
+
+
+class InvalidRequest(AmigoError):
+    status_code = 400
+    error_code = "invalid_request"
+
+
+class Unauthorized(AmigoError):
+    status_code = 401
+    error_code = "invalid_credentials"
+    detail = UNAUTHORIZED_DETAIL
+
+    def __init__(self, detail: str | None = None, *, error_code: str | None = None) -> None:
+        super().__init__(detail, error_code=error_code,
+                         headers={"WWW-Authenticate": 'Bearer realm="amigo", Basic realm="amigo"'})
+
+
+class PermissionDenied(AmigoError):
+    status_code = 403
+    error_code = "missing_permissions"
+    detail = FORBIDDEN_DETAIL
+
+
+class NotFound(AmigoError):
+    status_code = 404
+    error_code = "not_found"
+    detail = "The requested resource does not exist."
+
+
+class Conflict(AmigoError):
+    status_code = 409
+    error_code = "conflict"
+    detail = "The request conflicts with the current state."
+
+
+class RateLimited(AmigoError):
+    status_code = 429
+    error_code = "rate_limited"
+
+
+class Unavailable(AmigoError):
+    status_code = 503
+    error_code = "maintenance"
+    detail = MAINTENANCE_DETAIL
+
+
+def error_body(detail: str, error_code: str, **extra: Any) -> dict[str, Any]:
+    return {"detail": detail, "error_code": error_code, **extra}
+
+
+async def _amigo_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AmigoError)
+    return JSONResponse(error_body(exc.detail, exc.error_code), exc.status_code, headers=exc.headers)
+
+
+def _describe_validation_error(errors: list[dict[str, Any]]) -> str:
+    first = errors[0] if errors else {}
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "request"
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return f"Invalid {where}: {first.get('msg', 'failed validation')}{more}."
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in exc.errors()]
+    return JSONResponse(error_body(_describe_validation_error(errors), "validation_error", errors=errors), 422)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "invalid_credentials", 403: "forbidden"}
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
+    return JSONResponse(error_body(detail, code), exc.status_code, headers=getattr(exc, "headers", None))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", path=request.url.path, error=type(exc).__name__)
+    return JSONResponse(error_body("An internal error occurred; it has been logged.", "internal_error"), 500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AmigoError, _amigo_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

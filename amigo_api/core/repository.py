@@ -1,0 +1,76 @@
+"""A small async base repository over one collection that always scopes by organization."""
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from pymongo import IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+
+from amigo_api.core.db import Document, OrgDb
+
+Sort = Sequence[tuple[str, int]]
+
+
+class OrgRepository:
+    collection_name: ClassVar[str]
+    indexes: ClassVar[list[IndexModel]] = []
+
+    def __init__(self, org: OrgDb, session: AsyncClientSession | None = None) -> None:
+        self.org = org
+        self.session = session
+        self.collection: AsyncCollection[Document] = org.db[self.collection_name]
+
+    def scoped(self, query: Document | None = None) -> Document:
+        return {**(query or {}), "org_id": self.org.org_id}
+
+    async def find_one(self, query: Document, projection: Document | None = None) -> Document | None:
+        return await self.collection.find_one(self.scoped(query), projection, session=self.session)
+
+    async def find_all(self, query: Document, sort: Sort | None = None,
+                       projection: Document | None = None) -> list[Document]:
+        cursor = self.collection.find(self.scoped(query), projection, session=self.session)
+        if sort:
+            cursor = cursor.sort(list(sort))
+        return await cursor.to_list()
+
+    async def find_page(self, query: Document, *, sort: Sort, skip: int, limit: int,
+                        projection: Document | None = None) -> tuple[list[Document], bool]:
+        """One page plus whether more follow, by fetching one extra document instead of counting."""
+        cursor = self.collection.find(self.scoped(query), projection, session=self.session)
+        docs = await cursor.sort([*sort, ("_id", 1)]).skip(skip).limit(limit + 1).to_list()
+        return docs[:limit], len(docs) > limit
+
+    async def count(self, query: Document) -> int:
+        return await self.collection.count_documents(self.scoped(query), session=self.session)
+
+    async def insert_one(self, doc: Document) -> Document:
+        doc = {**doc, "org_id": self.org.org_id}
+        await self.collection.insert_one(doc, session=self.session)
+        return doc
+
+    async def insert_many(self, docs: list[Document]) -> None:
+        if docs:
+            await self.collection.insert_many([{**d, "org_id": self.org.org_id} for d in docs],
+                                              session=self.session)
+
+    async def update_one(self, query: Document, update: Document) -> bool:
+        result = await self.collection.update_one(self.scoped(query), update, session=self.session)
+        return result.matched_count > 0
+
+    async def update_many(self, query: Document, update: Document) -> int:
+        result = await self.collection.update_many(self.scoped(query), update, session=self.session)
+        return result.modified_count
+
+    async def delete_one(self, query: Document) -> bool:
+        result = await self.collection.delete_one(self.scoped(query), session=self.session)
+        return result.deleted_count > 0
+
+    async def delete_many(self, query: Document) -> int:
+        result = await self.collection.delete_many(self.scoped(query), session=self.session)
+        return result.deleted_count
+
+    @classmethod
+    async def ensure_indexes(cls, db: Any) -> None:
+        if cls.indexes:
+            await db[cls.collection_name].create_indexes(cls.indexes)

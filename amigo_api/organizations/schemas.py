@@ -1,0 +1,241 @@
+"""Request and response models of the Organization, User and Role endpoints, as the contract names them."""
+
+import zoneinfo
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, EmailStr, Field, StringConstraints, field_validator
+
+from amigo_api.core.permissions import PermissionGrant
+from amigo_api.core.schemas import ContractModel, IsoDuration, StrippedNonemptyString, Tags, UserInfo
+from amigo_api.organizations import images
+
+FrontendView = Literal["client", "admin"]
+VariableName = Annotated[str, StringConstraints(min_length=1, pattern=r"^[a-z_][a-z0-9_]+$")]
+_TIMEZONES = frozenset(zoneinfo.available_timezones())
+
+
+def _timezone(value: str | None) -> str | None:
+    if value is not None and value not in _TIMEZONES:
+        raise ValueError(f"{value!r} is not an IANA time zone name")
+    return value
+
+
+Timezone = Annotated[str | None, AfterValidator(_timezone)]
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^(\w{2}|[a-z]{3})$")]
+
+
+class Preferences(ContractModel):
+    """Preferences that the user can set to customize their experience."""
+
+    enable_response_recommendation: bool = False
+    preferred_language: LanguageCode | None = None
+    conversations_visible_to_admins: bool = True
+    user_model_visible_to_admins: bool = True
+    timezone: Timezone = None
+    audio_keyterms: list[str] = Field(default_factory=list)
+
+
+# Organization ---------------------------------------------------------------------------------------
+
+class UserDimension(ContractModel):
+    description: StrippedNonemptyString
+    tags: list[StrippedNonemptyString]
+
+
+class CreateOrganizationRequest(ContractModel):
+    org_name: StrippedNonemptyString
+    title: StrippedNonemptyString
+    main_description: StrippedNonemptyString
+    sub_description: StrippedNonemptyString
+    user_dimensions: list[UserDimension]
+    logo: Annotated[str, AfterValidator(images.check_logo), Field(json_schema_extra={"format": "base64"})]
+    square_logo: Annotated[str, AfterValidator(images.check_square_logo),
+                           Field(json_schema_extra={"format": "base64"})]
+    favicon: Annotated[str, AfterValidator(images.check_favicon), Field(json_schema_extra={"format": "base64"})]
+    signup_page_headshot: Annotated[str, AfterValidator(images.check_headshot),
+                                    Field(json_schema_extra={"format": "base64"})]
+    default_user_preferences: Preferences = Field(default_factory=Preferences)
+    onboarding_instructions: list[StrippedNonemptyString]
+    azure_devops_team_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20,
+                                                             pattern=r"^[a-z-]+$")]
+
+
+class CreateOrganizationResponse(ContractModel):
+    org_id: str
+
+
+class GetOrganizationResponse(ContractModel):
+    org_id: str
+    org_name: str
+    title: str
+    main_description: str
+    sub_description: str
+    onboarding_instructions: list[str]
+    default_user_preferences: Preferences | None
+    tenant_id: str | None
+
+
+# API keys -------------------------------------------------------------------------------------------
+
+class CreateAPIKeyRequest(ContractModel):
+    name: Annotated[str, StringConstraints(min_length=1)] | None = Field(
+        description="An optional name for the API key for easier identification by users.")
+    duration: IsoDuration = Field(description="The valid duration of the API key, in ISO-8601; 1 to 90 days.")
+    role_name: str = Field("DefaultAdministratorRole",
+                           description="The name of the role associated with the key.")
+
+
+class CreateAPIKeyResponse(ContractModel):
+    api_key_id: str
+    api_key: str
+    expires_at: datetime
+
+
+class APIKeyInstance(ContractModel):
+    id: str = Field(alias="_id")
+    name: str | None
+    org_id: str
+    created_at: datetime
+    updated_at: datetime
+    key_id: str
+    expires_at: datetime
+    creator: UserInfo
+    role_id: str
+
+
+class GetAPIKeysResponse(ContractModel):
+    api_keys: list[APIKeyInstance]
+
+
+class DeleteAPIKeyResponse(ContractModel):
+    deleted_key_id: str
+
+
+# Users ----------------------------------------------------------------------------------------------
+
+class CreateInvitedUserRequest(ContractModel):
+    first_name: StrippedNonemptyString
+    last_name: StrippedNonemptyString
+    email: EmailStr
+    login_link: Annotated[str, StringConstraints(min_length=1, max_length=2083)] | None = None
+    role_name: str
+    nonsensitive_user_variables: Annotated[dict[VariableName, str], Field(max_length=19)] = Field(
+        default_factory=dict)
+    sensitive_user_variables: Annotated[dict[VariableName, str], Field(max_length=20)] = Field(
+        default_factory=dict)
+    user_preferences: Preferences | None = None
+
+    @field_validator("login_link")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("login_link must be an absolute http(s) URL")
+        return value
+
+
+class CreateInvitedUserResponse(ContractModel):
+    user_id: str
+    verify_link: str | None
+
+
+class UserStats(ContractModel):
+    num_conversations: int = 0
+    num_messages: int = 0
+    last_message_time: datetime | None = None
+
+
+class UserInstance(ContractModel):
+    org_id: str
+    user_id: str
+    first_name: str
+    last_name: str
+    email: str
+    user_stats: UserStats
+    role: str
+    preferences: Preferences
+    nonsensitive_variables: dict[str, str]
+    sensitive_variables: list[str]
+
+
+class GetUsersResponse(ContractModel):
+    users: list[UserInstance]
+    has_more: bool
+    continuation_token: int | None
+
+
+class SigninWithAPIKeyResponse(ContractModel):
+    id_token: str
+    expires_at: datetime
+
+
+# Roles ----------------------------------------------------------------------------------------------
+
+class CreateRoleRequest(ContractModel):
+    role_name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    description: Annotated[str, StringConstraints(min_length=1)]
+    permission_grants: list[PermissionGrant]
+    frontend_view: FrontendView
+
+
+class RoleIdResponse(ContractModel):
+    role_id: str
+
+
+class RoleInstance(ContractModel):
+    id: str
+    name: str
+    description: str
+    frontend_view: FrontendView
+    permission_grants: list[PermissionGrant]
+
+
+class GetRolesResponse(ContractModel):
+    roles: list[RoleInstance]
+
+
+class ModifyRoleRequest(ContractModel):
+    description: Annotated[str, StringConstraints(min_length=1)] | None = None
+    permission_grants: list[PermissionGrant] | None = None
+    frontend_view: FrontendView | None = None
+
+
+class AssignRoleRequest(ContractModel):
+    user_id: str
+
+
+# Temporary permission grants ------------------------------------------------------------------------
+
+class CreateTemporaryPermissionGrantRequest(ContractModel):
+    user_id: str
+    duration: IsoDuration
+    permission_grant: PermissionGrant
+    tags: Tags
+    justification: Annotated[str, StringConstraints(min_length=10)]
+
+
+class CreateTemporaryPermissionGrantResponse(ContractModel):
+    temporary_permission_grant_id: str
+    expires_at: datetime
+
+
+class TemporaryPermissionGrant(ContractModel):
+    """A temporary permission grant provides an user additional permission grants beyond what their role
+    allows for a limited amount of time."""
+
+    id: str = Field(alias="_id")
+    org_id: str
+    created_at: datetime
+    updated_at: datetime
+    user_id: str
+    expires_at: datetime
+    permission_grant: PermissionGrant
+    justification: str
+    creator: UserInfo
+    tags: dict[str, str | None]
+
+
+class GetTemporaryPermissionGrantsResponse(ContractModel):
+    temporary_permission_grants: list[TemporaryPermissionGrant]
+    has_more: bool
+    continuation_token: int | None

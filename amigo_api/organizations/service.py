@@ -1,0 +1,493 @@
+"""Rules for organizations, users, API keys, roles and temporary permission grants."""
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from pymongo.errors import DuplicateKeyError
+
+from amigo_api.core.auth import Principal
+from amigo_api.core.clock import utcnow
+from amigo_api.core.crypto import SecretBox, api_key_secret_matches, hash_api_key_secret, new_api_key_secret
+from amigo_api.core.db import Clusters, Document, OrgDb
+from amigo_api.core.errors import AmigoError, Conflict, InvalidRequest, NotFound, PermissionDenied, Unauthorized
+from amigo_api.core.ids import new_id
+from amigo_api.core.pagination import and_all, next_token, parse_sort, tag_filters, tags_to_list, tags_to_strings
+from amigo_api.core.permissions import KNOWN_PERMISSIONS, PermissionGrant, outranks, role_covers
+from amigo_api.core.schemas import duration_within
+from amigo_api.core.security import TokenService
+from amigo_api.organizations import defaults, mailer
+from amigo_api.organizations import schemas as s
+from amigo_api.organizations.repository import (
+    REPOSITORIES,
+    APIKeyRepository,
+    ExternalMemberRepository,
+    OrganizationRepository,
+    RoleRepository,
+    TemporaryGrantRepository,
+    UserRepository,
+)
+from amigo_api.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+MAX_API_KEYS = 20
+RESERVED_ORG_IDS = frozenset({"admin", "api", "app", "amigo", "dashboard", "docs", "healthz", "infra",
+                              "metrics", "readyz", "static", "www", "v1"})
+SUPER_USER_EMAIL = "admin@amigo.ai"
+USER_FIELDS = {"user_id": "_id", "email": "email", "role_id": "role_id"}
+ROLE_FIELDS = {"role_id": "_id", "role_name": "name"}
+API_KEY_FIELDS = {"key_id": "key_id", "role_id": "role_id", "creator_user_id": "creator.user_id"}
+GRANT_FIELDS = {"user_id": "user_id", "permission_name": "permission_grant.permission_name",
+                "tags": "tag_strings"}
+USER_SORT = {"first_name": "first_name", "last_name": "last_name", "email": "email",
+             "user_stats.num_conversations": "user_stats.num_conversations",
+             "user_stats.num_messages": "user_stats.num_messages",
+             "user_stats.last_message_time": "user_stats.last_message_time"}
+GRANT_SORT = {"user_id": "user_id", "expires_at": "expires_at",
+              "permission_grant.permission_name": "permission_grant.permission_name"}
+
+
+class EmailDeliveryFailed(AmigoError):
+    status_code = 502
+    error_code = "email_delivery_failed"
+    detail = "The invitation email could not be sent; the user was not created. Check SMTP and try again."
+
+
+# Organizations --------------------------------------------------------------------------------------
+
+_known_orgs: set[str] = set()
+
+
+async def organization_exists(org: OrgDb) -> bool:
+    if org.org_id in _known_orgs:
+        return True
+    if await OrganizationRepository(org).find_one({"_id": org.org_id}, {"_id": 1}) is None:
+        return False
+    _known_orgs.add(org.org_id)
+    return True
+
+
+async def require_organization(org: OrgDb) -> None:
+    if not await organization_exists(org):
+        raise NotFound("The specified organization does not exist.", error_code="organization_not_found")
+
+
+async def ensure_indexes(db: Any) -> None:
+    for repository in REPOSITORIES:
+        await repository.ensure_indexes(db)
+
+
+async def get_organization(org: OrgDb, principal: Principal | None) -> s.GetOrganizationResponse:
+    doc = await OrganizationRepository(org).find_one({"_id": org.org_id}, {"images": 0})
+    if doc is None:
+        raise NotFound("The specified organization does not exist.", error_code="organization_not_found")
+    detailed = principal is not None and principal.can("Organization:GetOrganizationDetails")
+    return s.GetOrganizationResponse(
+        **{k: doc[k] for k in ("org_id", "org_name", "title", "main_description", "sub_description",
+                               "onboarding_instructions")},
+        default_user_preferences=doc.get("default_user_preferences") if detailed else None,
+        tenant_id=doc.get("tenant_id") if detailed else None,
+    )
+
+
+@dataclass(frozen=True)
+class ProvisionedOrganization:
+    org_id: str
+    super_user_id: str
+    role_ids: dict[str, str]
+
+
+async def provision_organization(
+    clusters: Clusters, org_id: str, cluster: str, details: dict[str, Any],
+    external_admin: tuple[str, str] | None = None,
+) -> ProvisionedOrganization:
+    """Map the org to its cluster, then write the org, its default roles and super user in one transaction.
+    The map entry is the lock against a concurrent create; it is removed again if the transaction fails."""
+    if org_id.lower() in RESERVED_ORG_IDS:
+        raise InvalidRequest("The specified organization ID is reserved.", error_code="organization_id_reserved")
+    await clusters.map_org(org_id, cluster)
+    try:
+        org = await clusters.org_db(org_id)
+        await ensure_indexes(org.db)
+        return await _write_organization(org, details, external_admin)
+    except BaseException:
+        await clusters.unmap_org(org_id)
+        raise
+
+
+async def _write_organization(org: OrgDb, details: dict[str, Any],
+                              external_admin: tuple[str, str] | None) -> ProvisionedOrganization:
+    now = utcnow()
+    roles = [_role_doc(name, description, view, grants, now)
+             for name, description, view, grants in defaults.default_roles()]
+    role_ids = {r["name"]: r["_id"] for r in roles}
+    super_user = _user_doc(first_name="Amigo", last_name="Administrator", email=SUPER_USER_EMAIL,
+                           role_id=role_ids[defaults.SUPER_ADMIN_ROLE],
+                           preferences=details.get("default_user_preferences") or s.Preferences().model_dump(),
+                           now=now)
+    async with org.client.start_session() as session, await session.start_transaction():
+        await OrganizationRepository(org, session).insert_one(
+            {"_id": org.org_id, "tenant_id": uuid.uuid4().hex, "created_at": now, "updated_at": now, **details})
+        await RoleRepository(org, session).insert_many(roles)
+        await UserRepository(org, session).insert_one(super_user)
+        if external_admin is not None:
+            home_org_id, user_id = external_admin
+            await ExternalMemberRepository(org, session).insert_one(
+                {"_id": new_id(), "home_org_id": home_org_id, "user_id": user_id,
+                 "role_id": role_ids[defaults.SUPER_ADMIN_ROLE], "created_at": now})
+    _known_orgs.add(org.org_id)
+    log.info("organization_created", org_id=org.org_id, cluster=org.cluster)
+    return ProvisionedOrganization(org.org_id, super_user["_id"], role_ids)
+
+
+async def create_organization(clusters: Clusters, caller: Principal, org_id: str, cluster: str,
+                              body: s.CreateOrganizationRequest) -> s.CreateOrganizationResponse:
+    for permission in ("Organization:CreateOrganization", "Role:CreateRole", "User:InviteUser"):
+        caller.require(permission, {"org_id": org_id})
+    super_admin = next(g for n, _, _, g in defaults.default_roles() if n == defaults.SUPER_ADMIN_ROLE)
+    if not role_covers(caller.role_grants, super_admin):
+        raise PermissionDenied("Creating an organization needs privileges equal to "
+                               f"{defaults.SUPER_ADMIN_ROLE}.", error_code="insufficient_role")
+    details = body.model_dump(exclude={"logo", "square_logo", "favicon", "signup_page_headshot"})
+    details["images"] = {k: getattr(body, k) for k in ("logo", "square_logo", "favicon", "signup_page_headshot")}
+    details["org_id"] = org_id
+    await provision_organization(clusters, org_id, cluster, details,
+                                 external_admin=(caller.issuer_org_id, caller.user_id))
+    return s.CreateOrganizationResponse(org_id=org_id)
+
+
+# Principals -----------------------------------------------------------------------------------------
+
+_role_cache: dict[tuple[str, str], Document] = {}
+
+
+async def _role(org: OrgDb, role_id: str) -> Document | None:
+    """Roles are cached by id: a role's grants and name never change in place (modify-role makes a new
+    document when they change), so only the description can be stale here."""
+    key = (org.org_id, role_id)
+    if key not in _role_cache:
+        doc = await RoleRepository(org).by_id(role_id)
+        if doc is None:
+            return None
+        if len(_role_cache) > 10_000:
+            _role_cache.clear()
+        _role_cache[key] = doc
+    return _role_cache[key]
+
+
+def _grants(doc: Document) -> list[PermissionGrant]:
+    return [PermissionGrant.model_validate(g) for g in doc["permission_grants"]]
+
+
+async def load_principal(org: OrgDb, issuer_org_id: str, user_id: str) -> tuple[Principal, float] | None:
+    if issuer_org_id == org.org_id:
+        member = await UserRepository(org).by_id(user_id)
+    else:
+        member = await ExternalMemberRepository(org).binding(issuer_org_id, user_id)
+    if member is None:
+        await require_organization(org)
+        return None
+    role = await _role(org, member["role_id"])
+    if role is None:
+        return None
+    now = utcnow()
+    temporary = await TemporaryGrantRepository(org).active_for(user_id, now)
+    valid_until = time.monotonic() + min(
+        [(g["expires_at"] - now).total_seconds() for g in temporary], default=3600.0)
+    principal = Principal(
+        org_id=org.org_id, issuer_org_id=issuer_org_id, user_id=user_id, role_id=role["_id"],
+        role_name=role["name"], role_grants=_grants(role),
+        temporary_grants=[PermissionGrant.model_validate(g["permission_grant"]) for g in temporary],
+    )
+    return principal, valid_until
+
+
+async def _active_role(org: OrgDb, role_name: str) -> Document:
+    role = await RoleRepository(org).active_by_name(role_name)
+    if role is None:
+        raise NotFound(f"Role {role_name!r} does not exist.", error_code="role_not_found")
+    return role
+
+
+def _require_outranks(principal: Principal, role: Document, action: str) -> None:
+    if not principal.outranks(_grants(role)):
+        raise PermissionDenied(f"{action} needs greater privileges than role {role['name']!r}.",
+                               error_code="insufficient_role")
+
+
+# API keys and sign-in -------------------------------------------------------------------------------
+
+async def create_api_key(org: OrgDb, principal: Principal, body: s.CreateAPIKeyRequest) -> s.CreateAPIKeyResponse:
+    try:
+        duration = duration_within(body.duration, timedelta(days=1), timedelta(days=90), "duration")
+    except ValueError as exc:
+        raise InvalidRequest(f"{exc}.", error_code="invalid_duration") from exc
+    role = await _active_role(org, body.role_name)
+    principal.require("Organization:CreateAPIKey", {"role_id": role["_id"], "role_name": role["name"]})
+    _require_outranks(principal, role, "Creating an API key")
+    now = utcnow()
+    secret = new_api_key_secret()
+    doc = {"_id": new_id(), "key_id": str(uuid.uuid4()), "name": body.name, "secret_hash": hash_api_key_secret(secret),
+           "role_id": role["_id"], "creator": {"org_id": principal.issuer_org_id, "user_id": principal.user_id},
+           "created_at": now, "updated_at": now, "expires_at": now + duration}
+    keys = APIKeyRepository(org)
+    await keys.insert_one(doc)
+    # Insert first, then count: two concurrent creates cannot both slip under the limit.
+    if await keys.count_unexpired(now) > MAX_API_KEYS:
+        await keys.delete_one({"_id": doc["_id"]})
+        raise InvalidRequest(f"The organization has reached the maximum of {MAX_API_KEYS} API keys.",
+                             error_code="api_key_limit_reached")
+    return s.CreateAPIKeyResponse(api_key_id=doc["key_id"], api_key=secret, expires_at=doc["expires_at"])
+
+
+async def list_api_keys(org: OrgDb, principal: Principal) -> s.GetAPIKeysResponse:
+    docs = await APIKeyRepository(org).find_all(principal.visible("Organization:GetAPIKey", API_KEY_FIELDS),
+                                                sort=[("created_at", 1)], projection={"secret_hash": 0})
+    return s.GetAPIKeysResponse(api_keys=[s.APIKeyInstance.model_validate(d) for d in docs])
+
+
+async def delete_api_key(org: OrgDb, principal: Principal, key_id: str) -> s.DeleteAPIKeyResponse:
+    keys = APIKeyRepository(org)
+    doc = await keys.find_one({"key_id": key_id}, {"secret_hash": 0})
+    if doc is None:
+        raise NotFound("The specified API key does not exist.", error_code="api_key_not_found")
+    principal.require("Organization:DeleteAPIKey",
+                      {"key_id": key_id, "role_id": doc["role_id"], "creator_user_id": doc["creator"]["user_id"]})
+    await keys.delete_one({"_id": doc["_id"]})
+    return s.DeleteAPIKeyResponse(deleted_key_id=key_id)
+
+
+async def sign_in_with_api_key(org: OrgDb, tokens: TokenService, key_id: str, secret: str,
+                               user_id: str) -> s.SigninWithAPIKeyResponse:
+    await require_organization(org)
+    key = await APIKeyRepository(org).find_one({"key_id": key_id})
+    if key is None or key["expires_at"] <= utcnow() or not api_key_secret_matches(secret, key["secret_hash"]):
+        raise Unauthorized("API key not found, is incorrect, or the requested user is not found.")
+    user = await UserRepository(org).by_id(user_id)
+    key_role = await _role(org, key["role_id"])
+    user_role = await _role(org, user["role_id"]) if user else None
+    if user is None or key_role is None or user_role is None:
+        raise Unauthorized("API key not found, is incorrect, or the requested user is not found.")
+    if not outranks(_grants(key_role), _grants(user_role)):
+        raise Unauthorized("The API key's role does not permit signing in this user.",
+                           error_code="api_key_role_too_low")
+    token, expires_at = tokens.issue(org.org_id, user_id)
+    return s.SigninWithAPIKeyResponse(id_token=token, expires_at=expires_at)
+
+
+# Users ----------------------------------------------------------------------------------------------
+
+def _user_doc(*, first_name: str, last_name: str, email: str, role_id: str, preferences: Document, now: Any,
+              nonsensitive: dict[str, str] | None = None, sensitive: dict[str, str] | None = None) -> Document:
+    return {"_id": new_id(), "first_name": first_name, "last_name": last_name, "email": email.lower(),
+            "role_id": role_id, "preferences": preferences, "nonsensitive_variables": nonsensitive or {},
+            "sensitive_variables": sensitive or {}, "status": "unverified",
+            "user_stats": {"num_conversations": 0, "num_messages": 0, "last_message_time": None},
+            "created_at": now, "updated_at": now}
+
+
+async def create_user(org: OrgDb, *, first_name: str, last_name: str, email: str, role_id: str,
+                      preferences: Document | None = None, nonsensitive: dict[str, str] | None = None,
+                      sensitive: dict[str, str] | None = None) -> Document:
+    if preferences is None:
+        org_doc = await OrganizationRepository(org).find_one({"_id": org.org_id}, {"default_user_preferences": 1})
+        preferences = (org_doc or {}).get("default_user_preferences") or s.Preferences().model_dump()
+    doc = _user_doc(first_name=first_name, last_name=last_name, email=email, role_id=role_id,
+                    preferences=preferences, now=utcnow(), nonsensitive=nonsensitive, sensitive=sensitive)
+    try:
+        return await UserRepository(org).insert_one(doc)
+    except DuplicateKeyError as exc:
+        raise Conflict("A user with the same email already exists in this organization.",
+                       error_code="user_exists") from exc
+
+
+async def invite_user(org: OrgDb, principal: Principal, body: s.CreateInvitedUserRequest, settings: Settings,
+                      box: SecretBox) -> s.CreateInvitedUserResponse:
+    await require_organization(org)
+    role = await _active_role(org, body.role_name)
+    principal.require("User:InviteUser", {"email": str(body.email).lower(), "role_id": role["_id"],
+                                          "role_name": role["name"]})
+    _require_outranks(principal, role, "Inviting a user")
+    user = await create_user(
+        org, first_name=body.first_name, last_name=body.last_name, email=str(body.email), role_id=role["_id"],
+        preferences=body.user_preferences.model_dump() if body.user_preferences else None,
+        nonsensitive=body.nonsensitive_user_variables,
+        sensitive={k: box.encrypt(v) for k, v in body.sensitive_user_variables.items()},
+    )
+    if body.login_link is not None:
+        org_doc = await OrganizationRepository(org).find_one({"_id": org.org_id}, {"org_name": 1})
+        try:
+            await mailer.send_invitation(settings, to=user["email"], first_name=user["first_name"],
+                                         org_name=(org_doc or {}).get("org_name", org.org_id), link=body.login_link)
+        except OSError as exc:
+            await UserRepository(org).delete_one({"_id": user["_id"]})
+            log.warning("invitation_email_failed", error=str(exc))
+            raise EmailDeliveryFailed() from exc
+    return s.CreateInvitedUserResponse(user_id=user["_id"], verify_link=body.login_link)
+
+
+def _user_instance(doc: Document) -> s.UserInstance:
+    return s.UserInstance(org_id=doc["org_id"], user_id=doc["_id"], first_name=doc["first_name"],
+                          last_name=doc["last_name"], email=doc["email"], user_stats=doc["user_stats"],
+                          role=doc["role_id"], preferences=doc["preferences"],
+                          nonsensitive_variables=doc["nonsensitive_variables"],
+                          sensitive_variables=sorted(doc["sensitive_variables"]))
+
+
+async def list_users(org: OrgDb, principal: Principal, *, user_ids: list[str], emails: list[str], limit: int,
+                     continuation_token: int, sort_by: list[str]) -> s.GetUsersResponse:
+    sort = parse_sort(sort_by, USER_SORT)
+    await require_organization(org)
+    query = and_all(
+        {"_id": {"$in": user_ids}} if user_ids else None,
+        {"email": {"$in": [e.lower() for e in emails]}} if emails else None,
+        principal.visible("User:GetUserInfo", USER_FIELDS),
+    )
+    docs, has_more = await UserRepository(org).find_page(query, sort=sort, skip=continuation_token, limit=limit)
+    return s.GetUsersResponse(users=[_user_instance(d) for d in docs], has_more=has_more,
+                              continuation_token=next_token(continuation_token, len(docs), has_more))
+
+
+# Roles ----------------------------------------------------------------------------------------------
+
+def _check_permission_names(grants: list[PermissionGrant]) -> None:
+    unknown = sorted({g.permission_name for g in grants} - KNOWN_PERMISSIONS)
+    if unknown:
+        raise InvalidRequest(f"Unknown permission name(s): {', '.join(unknown)}.", error_code="unknown_permission")
+
+
+def _role_doc(name: str, description: str, frontend_view: str, grants: list[PermissionGrant], now: Any) -> Document:
+    return {"_id": new_id(), "name": name, "description": description, "frontend_view": frontend_view,
+            "permission_grants": [g.model_dump() for g in grants], "is_active": True, "expires_at": None,
+            "created_at": now, "updated_at": now}
+
+
+async def create_role(org: OrgDb, principal: Principal, body: s.CreateRoleRequest) -> s.RoleIdResponse:
+    await require_organization(org)
+    principal.require("Role:CreateRole", {"role_name": body.role_name})
+    _check_permission_names(body.permission_grants)
+    doc = _role_doc(body.role_name, body.description, body.frontend_view, body.permission_grants, utcnow())
+    try:
+        await RoleRepository(org).insert_one(doc)
+    except DuplicateKeyError as exc:
+        raise Conflict("A role with the same name already exists in this organization.",
+                       error_code="role_exists") from exc
+    return s.RoleIdResponse(role_id=doc["_id"])
+
+
+async def list_roles(org: OrgDb, principal: Principal, *, ids: list[str], names: list[str],
+                     return_permission_grants: bool) -> s.GetRolesResponse:
+    await require_organization(org)
+    query = and_all({"is_active": True}, {"_id": {"$in": ids}} if ids else None,
+                    {"name": {"$in": names}} if names else None, principal.visible("Role:GetRole", ROLE_FIELDS))
+    docs = await RoleRepository(org).find_all(query, sort=[("created_at", 1), ("_id", 1)])
+    return s.GetRolesResponse(roles=[
+        s.RoleInstance(id=d["_id"], name=d["name"], description=d["description"], frontend_view=d["frontend_view"],
+                       permission_grants=_grants(d) if return_permission_grants else [])
+        for d in docs])
+
+
+async def modify_role(org: OrgDb, principal: Principal, role_name: str, body: s.ModifyRoleRequest,
+                      on_change: Any) -> s.RoleIdResponse:
+    await require_organization(org)
+    role = await _active_role(org, role_name)
+    principal.require("Role:ModifyRole", {"role_id": role["_id"], "role_name": role["name"]})
+    now = utcnow()
+    immutable_change = (body.permission_grants is not None and [g.model_dump() for g in body.permission_grants]
+                        != role["permission_grants"]) or (body.frontend_view not in (None, role["frontend_view"]))
+    if not immutable_change:
+        if body.description is not None:
+            await RoleRepository(org).update_one({"_id": role["_id"]},
+                                                 {"$set": {"description": body.description, "updated_at": now}})
+            _role_cache.pop((org.org_id, role["_id"]), None)
+        return s.RoleIdResponse(role_id=role["_id"])
+    grants = body.permission_grants if body.permission_grants is not None else _grants(role)
+    _check_permission_names(grants)
+    new_role = _role_doc(role["name"], body.description or role["description"],
+                         body.frontend_view or role["frontend_view"], grants, now)
+    _require_outranks(principal, new_role, "Changing a role's permissions")
+    async with org.client.start_session() as session, await session.start_transaction():
+        roles = RoleRepository(org, session)
+        await roles.update_one({"_id": role["_id"]},
+                               {"$set": {"is_active": False, "expires_at": now + timedelta(days=1), "updated_at": now}})
+        await roles.insert_one(new_role)
+        for repository in (UserRepository(org, session), APIKeyRepository(org, session),
+                           ExternalMemberRepository(org, session)):
+            await repository.update_many({"role_id": role["_id"]}, {"$set": {"role_id": new_role["_id"]}})
+    on_change(org.org_id)
+    return s.RoleIdResponse(role_id=new_role["_id"])
+
+
+async def assign_role(org: OrgDb, principal: Principal, role_name: str, user_id: str,
+                      on_change: Any) -> s.RoleIdResponse:
+    await require_organization(org)
+    role = await _active_role(org, role_name)
+    _require_outranks(principal, role, "Assigning a role")
+    users = UserRepository(org)
+    user = await users.by_id(user_id)
+    if user is None:
+        raise NotFound("The specified user does not exist.", error_code="user_not_found")
+    current = await _role(org, user["role_id"])
+    if current is not None and not principal.outranks(_grants(current)):
+        raise PermissionDenied("Changing this user's role needs greater privileges than the user's current role.",
+                               error_code="insufficient_role")
+    await users.update_one({"_id": user_id}, {"$set": {"role_id": role["_id"], "updated_at": utcnow()}})
+    on_change(org.org_id)
+    return s.RoleIdResponse(role_id=role["_id"])
+
+
+# Temporary permission grants ------------------------------------------------------------------------
+
+async def create_temporary_grant(org: OrgDb, principal: Principal, body: s.CreateTemporaryPermissionGrantRequest,
+                                 on_change: Any) -> s.CreateTemporaryPermissionGrantResponse:
+    await require_organization(org)
+    grant = body.permission_grant
+    _check_permission_names([grant])
+    principal.require("Role:CreateTemporaryPermissionGrant",
+                      {"user_id": body.user_id, "permission_name": grant.permission_name})
+    try:
+        duration = duration_within(body.duration, timedelta(seconds=1), timedelta(days=365), "duration")
+    except ValueError as exc:
+        raise InvalidRequest(f"{exc}.", error_code="invalid_duration") from exc
+    if await UserRepository(org).by_id(body.user_id) is None:
+        raise NotFound("The specified user does not exist.", error_code="user_not_found")
+    now = utcnow()
+    doc = {"_id": new_id(), "user_id": body.user_id, "permission_grant": grant.model_dump(),
+           "justification": body.justification, "creator": {"org_id": principal.issuer_org_id,
+                                                            "user_id": principal.user_id},
+           "tags": tags_to_list(body.tags), "tag_strings": tags_to_strings(body.tags),
+           "expires_at": now + duration, "created_at": now, "updated_at": now}
+    await TemporaryGrantRepository(org).insert_one(doc)
+    on_change(org.org_id)
+    return s.CreateTemporaryPermissionGrantResponse(temporary_permission_grant_id=doc["_id"],
+                                                    expires_at=doc["expires_at"])
+
+
+async def list_temporary_grants(org: OrgDb, principal: Principal, *, ids: list[str], user_ids: list[str],
+                                permission_name: str | None, is_expired: bool | None, creators: list[str],
+                                tags: list[str], limit: int, continuation_token: int,
+                                sort_by: list[str]) -> s.GetTemporaryPermissionGrantsResponse:
+    sort = parse_sort(sort_by, GRANT_SORT)
+    await require_organization(org)
+    now = utcnow()
+    creator_pairs = [c.split(",", 1) for c in creators]
+    query = and_all(
+        {"_id": {"$in": ids}} if ids else None,
+        {"user_id": {"$in": user_ids}} if user_ids else None,
+        {"permission_grant.permission_name": permission_name} if permission_name else None,
+        None if is_expired is None else {"expires_at": {"$lte": now} if is_expired else {"$gt": now}},
+        {"$or": [{"creator.org_id": p[0], "creator.user_id": p[-1]} for p in creator_pairs]} if creators else None,
+        *tag_filters(tags),
+        principal.visible("Role:GetTemporaryPermissionGrant", GRANT_FIELDS),
+    )
+    docs, has_more = await TemporaryGrantRepository(org).find_page(query, sort=sort, skip=continuation_token,
+                                                                   limit=limit)
+    grants = [s.TemporaryPermissionGrant.model_validate({**d, "tags": {t["key"]: t["value"] for t in d["tags"]}})
+              for d in docs]
+    return s.GetTemporaryPermissionGrantsResponse(
+        temporary_permission_grants=grants, has_more=has_more,
+        continuation_token=next_token(continuation_token, len(docs), has_more))

@@ -1,0 +1,54 @@
+"""Settings read from `AMIGO_*` environment variables."""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AMIGO_", env_file=None, extra="ignore")
+
+    # MongoDB: named clusters. The infra-config database (org -> cluster map, signing keys,
+    # maintenance switch) lives on the default cluster.
+    mongo_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    mongo_clusters: dict[str, str] = Field(default_factory=dict)
+    default_cluster: str = "default"
+    database_name: str = "amigo"
+    infra_database_name: str = "amigo_infra"
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "amigo-api"
+    temporal_required: bool = False
+
+    # Encrypts secrets at rest (JWT signing keys). Any string of at least 32 characters.
+    secret_key: str = ""
+    token_lifetime_seconds: int = 3600
+    signing_key_rotation_days: int = 30
+    jwt_issuer: str = "amigo-api"
+
+    rate_limit_storage: str = "memory://"
+    rate_limit_scale: float = 1.0
+
+    # Principal (user role and grants) cache per API process; bounds how long a role change
+    # made on another replica takes to apply.
+    principal_cache_seconds: float = 2.0
+    maintenance_poll_seconds: float = 2.0
+
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_sender: str = "no-reply@amigo.local"
+
+    models_file: str | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    def clusters(self) -> dict[str, str]:
+        """All named clusters; the default one is always present."""
+        return {self.default_cluster: self.mongo_uri, **self.mongo_clusters}
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
