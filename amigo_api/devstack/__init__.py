@@ -1,0 +1,108 @@
+"""Embedded MongoDB-wire server and Temporal dev server, started as child processes."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, process: subprocess.Popen[bytes] | None = None,
+               log_file: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            tail = log_file.read_text()[-2000:] if log_file and log_file.exists() else ""
+            raise RuntimeError(f"{what} exited with code {process.returncode} while starting.\n{tail}")
+        if check():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not become ready within {timeout:.0f}s; see {log_file or 'its output'}.")
+
+
+def _executable(name: str) -> str:
+    """Console scripts installed beside this interpreter win over anything else on PATH."""
+    local = Path(sys.executable).parent / name
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name!r} was not found; install the project with `pip install -e .` first.")
+    return found
+
+
+@dataclass
+class ChildProcess:
+    name: str
+    args: list[str]
+    log_file: Path
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_file.open("ab")
+        self.process = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        env={**os.environ, **self.env}, start_new_session=True)
+        log.close()
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 10) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def mongo_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> ChildProcess:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return ChildProcess("mongodb", [_executable("secantusd-py"), "--host", host, "--port", str(port),
+                                    "--storage-path", str(data_dir / "mongo"), "--log-level", "WARNING"],
+                        data_dir / "logs" / "mongo.log")
+
+
+def mongo_uri(host: str, port: int) -> str:
+    return f"mongodb://{host}:{port}/?directConnection=true"
+
+
+def start_mongo(data_dir: Path, port: int | None = None, host: str = "127.0.0.1") -> tuple[ChildProcess, str]:
+    port = port or free_port(host)
+    child = mongo_server(data_dir, port, host)
+    child.start()
+    wait_until(lambda: port_open(host, port), 60, "the embedded MongoDB server", child.process, child.log_file)
+    return child, mongo_uri(host, port)
+
+
+def start_temporal(data_dir: Path, port: int | None = None, host: str = "127.0.0.1") -> tuple[ChildProcess, str]:
+    port = port or free_port(host)
+    child = ChildProcess("temporal", [
+        _executable("temporal"), "server", "start-dev", "--ip", host, "--port", str(port), "--headless",
+        "--db-filename", str(data_dir / "temporal.sqlite"), "--log-level", "warn",
+        "--http-port", str(free_port(host)), "--metrics-port", str(free_port(host)),
+    ], data_dir / "logs" / "temporal.log")
+    child.start()
+    wait_until(lambda: port_open(host, port), 60, "the Temporal dev server", child.process, child.log_file)
+    return child, f"{host}:{port}"

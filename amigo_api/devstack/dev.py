@@ -1,0 +1,117 @@
+"""`amigo-api dev`: the whole service on embedded defaults, with working credentials."""
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from amigo_api.bootstrap import api_key_valid, bootstrap
+from amigo_api.devstack import ChildProcess, _executable, free_port, start_mongo, start_temporal, wait_until
+from amigo_api.organizations.defaults import SUPER_ADMIN_ROLE
+from amigo_api.settings import Settings
+
+DEV_ORG = "demo"
+DEV_EMAIL = "admin@demo.example.com"
+STACK_FILE = "dev-stack.json"
+
+
+def _secret_key(data_dir: Path) -> str:
+    path = data_dir / "secret.key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _credentials(settings: Settings, data_dir: Path) -> dict[str, str]:
+    """The credentials of the previous run when they still work; new ones otherwise."""
+    stack = data_dir / STACK_FILE
+    if stack.exists():
+        previous = json.loads(stack.read_text())
+        keys = ("org_id", "user_id", "api_key_id", "api_key")
+        if all(k in previous for k in keys) and asyncio.run(
+                api_key_valid(settings, previous["org_id"], previous["api_key_id"])):
+            return {k: previous[k] for k in keys}
+    return asyncio.run(bootstrap(settings, DEV_ORG, DEV_EMAIL, SUPER_ADMIN_ROLE))
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _curl_example(stack: dict[str, Any]) -> str:
+    return (
+        f"TOKEN=$(curl -s -X POST {stack['api_url']}/v1/{stack['org_id']}/user/signin_with_api_key \\\n"
+        f"  -H 'x-api-key: {stack['api_key']}' -H 'x-api-key-id: {stack['api_key_id']}' "
+        f"-H 'x-user-id: {stack['user_id']}' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"id_token\"])')\n"
+        f"curl -s {stack['api_url']}/v1/{stack['org_id']}/user/ -H \"Authorization: Bearer $TOKEN\""
+    )
+
+
+def run_dev(host: str, port: int | None, data_dir: Path, console: Console) -> int:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    children: list[ChildProcess] = []
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        with console.status("starting the embedded MongoDB server"):
+            mongo, mongo_uri = start_mongo(data_dir)
+            children.append(mongo)
+        console.print(f"[green]✓[/] MongoDB-wire server at {mongo_uri}")
+        with console.status("starting the Temporal dev server"):
+            temporal, temporal_address = start_temporal(data_dir)
+            children.append(temporal)
+        console.print(f"[green]✓[/] Temporal at {temporal_address}")
+        env = {"AMIGO_MONGO_URI": mongo_uri, "AMIGO_TEMPORAL_ADDRESS": temporal_address,
+               "AMIGO_SECRET_KEY": _secret_key(data_dir), "AMIGO_TEMPORAL_REQUIRED": "true"}
+        settings = Settings(mongo_uri=mongo_uri, temporal_address=temporal_address, secret_key=env["AMIGO_SECRET_KEY"])
+        with console.status("creating organization credentials"):
+            credentials = _credentials(settings, data_dir)
+        api_port = port or free_port(host)
+        api_url = f"http://{host}:{api_port}"
+        amigo = _executable("amigo-api")
+        worker = ChildProcess("worker", [amigo, "worker"], data_dir / "logs" / "worker.log", env)
+        api = ChildProcess("api", [amigo, "serve", "--host", host, "--port", str(api_port)],
+                           data_dir / "logs" / "api.log", env)
+        for child in (worker, api):
+            child.start()
+            children.append(child)
+        with console.status("waiting for the API, the worker and their health checks"):
+            wait_until(lambda: _healthy(api_url), 90, "the API", api.process, api.log_file)
+        stack = {"api_url": api_url, "mongo_uri": mongo_uri, "temporal_address": temporal_address, **credentials}
+        (data_dir / STACK_FILE).write_text(json.dumps(stack, indent=2))
+        os.chmod(data_dir / STACK_FILE, 0o600)
+        console.print(f"[green]✓[/] API at {api_url} (logs in {data_dir / 'logs'})")
+        console.print(f"Credentials are in {data_dir / STACK_FILE}. Try:\n")
+        print(_curl_example(stack), flush=True)
+        console.print("\nCtrl-C stops everything.")
+        while not stopping:
+            dead = [c.name for c in children if not c.running()]
+            if dead:
+                console.print(f"[red]✗[/] {', '.join(dead)} stopped unexpectedly; see {data_dir / 'logs'}")
+                return 1
+            time.sleep(0.5)
+        return 0
+    except RuntimeError as exc:
+        console.print(f"[red]✗[/] {exc}")
+        return 1
+    finally:
+        console.print("stopping")
+        for child in reversed(children):
+            child.stop()
