@@ -23,8 +23,10 @@ RATE_LIMIT_STATE = "rate_limit"
 
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
-        uri = settings.rate_limit_storage
-        self.storage = storage_from_string(uri if uri.startswith("async+") else f"async+{uri}")
+        uri = settings.rate_limit_storage.removeprefix("async+")
+        # redis-py is already a dependency; limits would otherwise want coredis for async Redis.
+        options = {"implementation": "redispy"} if uri.startswith(("redis", "rediss")) else {}
+        self.storage = storage_from_string(f"async+{uri}", **options)
         self.strategy = MovingWindowRateLimiter(self.storage)  # type: ignore[arg-type]
         self.scale = settings.rate_limit_scale
 
@@ -42,7 +44,7 @@ class RateLimiter:
 
 
 def _exceeded(limit: int, reset: int) -> RateLimited:
-    retry_after = max(1, reset - int(time.time()))
+    retry_after = min(60, max(1, reset - int(time.time())))
     return RateLimited(
         f"The user has exceeded the rate limit of {limit} requests per minute for this endpoint.",
         headers={"Retry-After": str(retry_after)},

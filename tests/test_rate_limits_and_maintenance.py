@@ -1,0 +1,131 @@
+"""Rate limits (per user per endpoint, headers, 429, scale, shared through Redis) and maintenance mode."""
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from amigo_api.app import create_app
+from amigo_api.core.maintenance import set_maintenance
+from amigo_api.devstack import ChildProcess, free_port, port_open, wait_until
+from amigo_api.settings import Settings
+from tests.conftest import Caller, make_settings
+
+
+@pytest.fixture
+async def strict_client(mongo_server: str, secret_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An app whose limits are the contract's own numbers (scale 1)."""
+    app = create_app(make_settings(mongo_server, secret_key, rate_limit_scale=1.0))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        yield http
+
+
+async def test_limits_are_per_user_per_endpoint_with_headers(strict_client: httpx.AsyncClient, make_caller,
+                                                             new_org_id: str) -> None:
+    a: Caller = await make_caller(new_org_id)
+    b: Caller = await make_caller(new_org_id)
+    url = f"/v1/{new_org_id}/organization/api_key/"
+    for remaining in range(9, -1, -1):
+        response = await strict_client.get(url, headers=a.headers)
+        assert response.status_code == 200
+        assert response.headers["X-RateLimit-Limit"] == "10"
+        assert response.headers["X-RateLimit-Remaining"] == str(remaining)
+        assert int(response.headers["X-RateLimit-Reset"]) > time.time()
+    refused = await strict_client.get(url, headers=a.headers)
+    assert refused.status_code == 429
+    assert refused.json() == {"detail": "The user has exceeded the rate limit of 10 requests per minute for this "
+                                        "endpoint.", "error_code": "rate_limited"}
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert (await strict_client.get(url, headers=b.headers)).status_code == 200  # another user
+    assert (await strict_client.get(f"/v1/{new_org_id}/user/", headers=a.headers)).status_code == 200  # endpoint
+
+
+async def test_scale_multiplies_limits(make_caller, new_org_id: str, client: httpx.AsyncClient) -> None:
+    caller: Caller = await make_caller(new_org_id)
+    response = await client.get(f"/v1/{new_org_id}/user/", headers=caller.headers)
+    assert response.headers["X-RateLimit-Limit"] == "600"  # 60/min at the suite's scale of 10
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is needed for this test (Debian: apt-get install redis-server)"
+    port = free_port()
+    child = ChildProcess("redis", [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                   "--appendonly", "no"], tmp_path / "redis.log")
+    child.start()
+    wait_until(lambda: port_open("127.0.0.1", port), 20, "redis-server", child.process, child.log_file)
+    yield f"redis://127.0.0.1:{port}"
+    child.stop()
+
+
+def _api_process(settings: Settings, tmp_path: Path, name: str, **env: str) -> tuple[ChildProcess, str]:
+    port = free_port()
+    child = ChildProcess(name, [sys.executable, "-m", "amigo_api", "serve", "--port", str(port)],
+                         tmp_path / f"{name}.log", {"AMIGO_MONGO_URI": settings.mongo_uri,
+                                                    "AMIGO_SECRET_KEY": settings.secret_key, **env})
+    child.start()
+    url = f"http://127.0.0.1:{port}"
+    return child, url
+
+
+async def test_two_processes_share_one_budget_through_redis(settings: Settings, redis_url: str, tmp_path: Path,
+                                                            make_caller, new_org_id: str) -> None:
+    caller: Caller = await make_caller(new_org_id)
+    env = {"AMIGO_RATE_LIMIT_STORAGE": redis_url, "AMIGO_RATE_LIMIT_SCALE": "0.05"}  # get-users: 60 -> 3
+    servers = [_api_process(settings, tmp_path, f"api{i}", **env) for i in range(2)]
+    try:
+        for child, url in servers:
+            wait_until(lambda u=url: _up(u), 60, child.name, child.process, child.log_file)
+        statuses = []
+        async with httpx.AsyncClient() as http:
+            for i in range(4):
+                url = servers[i % 2][1]
+                statuses.append((await http.get(f"{url}/v1/{new_org_id}/user/", headers=caller.headers)).status_code)
+        assert statuses == [200, 200, 200, 429]
+    finally:
+        for child, _ in servers:
+            child.stop()
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def test_maintenance_answers_503_on_every_process_within_five_seconds(
+        settings: Settings, tmp_path: Path, app: object, admin: Caller, client: httpx.AsyncClient) -> None:
+    child, url = _api_process(settings, tmp_path, "api-maintenance")
+    try:
+        wait_until(lambda: _up(url), 60, child.name, child.process, child.log_file)
+        cli = subprocess.run([sys.executable, "-m", "amigo_api", "maintenance", "on", "--mongo-uri",
+                              settings.mongo_uri], capture_output=True, text=True, env=dict(os.environ), timeout=60)
+        assert cli.returncode == 0, cli.stderr
+        started = time.monotonic()
+        async with httpx.AsyncClient() as http:
+            while True:
+                remote = await http.get(f"{url}/v1/{admin.org_id}/user/", headers=admin.headers)
+                local = await client.get(f"/v1/{admin.org_id}/user/", headers=admin.headers)
+                if remote.status_code == 503 and local.status_code == 503:
+                    break
+                assert time.monotonic() - started < 5, "maintenance did not apply within 5 seconds"
+                await asyncio.sleep(0.2)
+            assert remote.json() == {"detail": "The service is going through temporary maintenance.",
+                                     "error_code": "maintenance"}
+            assert (await http.get(f"{url}/healthz")).status_code == 200
+    finally:
+        await set_maintenance(app.state.clusters.infra, False)  # type: ignore[attr-defined]
+        child.stop()
+    await asyncio.sleep(1.2)
+    assert (await client.get(f"/v1/{admin.org_id}/user/", headers=admin.headers)).status_code == 200
