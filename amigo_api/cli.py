@@ -16,6 +16,15 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="The Amigo AP
 console = Console(stderr=True)
 
 
+@app.callback()
+def _logging() -> None:
+    """Logs go to stderr as JSON, so stdout carries only what a command prints on purpose."""
+    from amigo_api.core.observability import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+
 def _settings(**overrides: object) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
@@ -32,12 +41,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 @app.command()
 def worker() -> None:
     """Run the Temporal worker."""
-    from amigo_api.core.observability import configure_logging
     from amigo_api.workflows.worker import run_worker
 
-    settings = _settings()
-    configure_logging(settings.log_level, settings.log_json)
-    asyncio.run(run_worker(settings))
+    asyncio.run(run_worker(_settings()))
 
 
 class RoleName(str, Enum):
