@@ -3,7 +3,7 @@
 import asyncio
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -25,8 +25,8 @@ def _logging() -> None:
     configure_logging(settings.log_level, settings.log_json)
 
 
-def _settings(**overrides: object) -> Settings:
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+def _settings(mongo_uri: str | None = None) -> Settings:
+    return Settings(mongo_uri=mongo_uri) if mongo_uri else Settings()
 
 
 @app.command()
@@ -46,7 +46,7 @@ def worker() -> None:
     asyncio.run(run_worker(_settings()))
 
 
-class RoleName(str, Enum):
+class RoleName(StrEnum):
     user = "DefaultUserRole"
     admin = "DefaultAdministratorRole"
     amigo_admin = "DefaultAmigoAdministratorRole"
@@ -69,7 +69,7 @@ def bootstrap(
     typer.echo(json.dumps(result))
 
 
-class Switch(str, Enum):
+class Switch(StrEnum):
     on = "on"
     off = "off"
 

@@ -101,7 +101,8 @@ async def test_forged_expired_and_unsigned_tokens_are_refused(client: httpx.Asyn
     unsigned = jwt.encode({"iss": "amigo-api", "sub": admin.user_id, "org_id": admin.org_id, "iat": now,
                            "exp": now + 3600}, None, algorithm="none", headers={"kid": key.kid})
     hmac_forged = jwt.encode({"iss": "amigo-api", "sub": admin.user_id, "org_id": admin.org_id, "iat": now,
-                              "exp": now + 3600}, "a-guessed-secret-of-thirty-two-bytes!", algorithm="HS256", headers={"kid": key.kid})
+                              "exp": now + 3600}, "a-guessed-secret-of-thirty-two-bytes!", algorithm="HS256",
+                             headers={"kid": key.kid})
     for token in (_forge(admin.token, sub="000000000000000000000000"), expired, unsigned, hmac_forged,
                   "not-a-jwt", admin.token[:-4] + "AAAA"):
         response = await client.get(url, headers={"Authorization": f"Bearer {token}"})

@@ -109,8 +109,9 @@ async def test_maintenance_answers_503_on_every_process_within_five_seconds(
     child, url = _api_process(settings, tmp_path, "api-maintenance")
     try:
         wait_until(lambda: _up(url), 60, child.name, child.process, child.log_file)
-        cli = subprocess.run([sys.executable, "-m", "amigo_api", "maintenance", "on", "--mongo-uri",
-                              settings.mongo_uri], capture_output=True, text=True, env=dict(os.environ), timeout=60)
+        cli = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "amigo_api", "maintenance", "on", "--mongo-uri", settings.mongo_uri],
+            capture_output=True, text=True, env=dict(os.environ), timeout=60)
         assert cli.returncode == 0, cli.stderr
         started = time.monotonic()
         async with httpx.AsyncClient() as http:

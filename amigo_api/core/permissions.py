@@ -192,7 +192,7 @@ def role_covers(outer: Iterable[PermissionGrant], inner: Iterable[PermissionGran
 def is_top_role(grants: Iterable[PermissionGrant]) -> bool:
     """A role holding every known permission unconditionally; nothing can rank above it."""
     names = {g.permission_name for g in grants if not g.conditions}
-    return KNOWN_PERMISSIONS <= names
+    return names >= KNOWN_PERMISSIONS
 
 
 def outranks(caller: list[PermissionGrant], target: list[PermissionGrant]) -> bool:

@@ -27,7 +27,7 @@ class RateLimiter:
         # redis-py is already a dependency; limits would otherwise want coredis for async Redis.
         options = {"implementation": "redispy"} if uri.startswith(("redis", "rediss")) else {}
         self.storage = storage_from_string(f"async+{uri}", **options)
-        self.strategy = MovingWindowRateLimiter(self.storage)  # type: ignore[arg-type]
+        self.strategy = MovingWindowRateLimiter(self.storage)
         self.scale = settings.rate_limit_scale
 
     def scaled(self, per_minute: int) -> int:

@@ -53,7 +53,8 @@ def _curl_example(stack: dict[str, Any]) -> str:
     return (
         f"TOKEN=$(curl -s -X POST {stack['api_url']}/v1/{stack['org_id']}/user/signin_with_api_key \\\n"
         f"  -H 'x-api-key: {stack['api_key']}' -H 'x-api-key-id: {stack['api_key_id']}' "
-        f"-H 'x-user-id: {stack['user_id']}' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"id_token\"])')\n"
+        f"-H 'x-user-id: {stack['user_id']}' \\\n"
+        "  | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"id_token\"])')\n"
         f"curl -s {stack['api_url']}/v1/{stack['org_id']}/user/ -H \"Authorization: Bearer $TOKEN\""
     )
 

@@ -8,8 +8,8 @@ from fastapi.security import HTTPAuthorizationCredentials
 from amigo_api.core.auth import (
     CurrentPrincipal,
     Principal,
-    credentials_from,
     bearer_scheme,
+    credentials_from,
     org_header_scheme,
     require,
     resolve_principal,

@@ -1,5 +1,6 @@
 """HTTP endpoints of the Organization, User and Role tags: parse, call the service, shape the response."""
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, status
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/v1/{organization}")
 ORG_404 = "The specified organization does not exist."
 
 
-def _invalidate_principals(request: Request) -> object:
+def _invalidate_principals(request: Request) -> Callable[[str], None]:
     return request.app.state.principal_cache.invalidate_org
 
 

@@ -2,6 +2,7 @@
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -13,9 +14,23 @@ from amigo_api.core.auth import Principal
 from amigo_api.core.clock import utcnow
 from amigo_api.core.crypto import SecretBox, api_key_secret_matches, hash_api_key_secret, new_api_key_secret
 from amigo_api.core.db import Clusters, Document, OrgDb
-from amigo_api.core.errors import AmigoError, Conflict, InvalidRequest, NotFound, PermissionDenied, Unauthorized
+from amigo_api.core.errors import (
+    AmigoError,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    Unauthorized,
+)
 from amigo_api.core.ids import new_id
-from amigo_api.core.pagination import and_all, next_token, parse_sort, tag_filters, tags_to_list, tags_to_strings
+from amigo_api.core.pagination import (
+    and_all,
+    next_token,
+    parse_sort,
+    tag_filters,
+    tags_to_list,
+    tags_to_strings,
+)
 from amigo_api.core.permissions import KNOWN_PERMISSIONS, PermissionGrant, outranks, role_covers
 from amigo_api.core.schemas import duration_within
 from amigo_api.core.security import TokenService
@@ -392,7 +407,7 @@ async def list_roles(org: OrgDb, principal: Principal, *, ids: list[str], names:
 
 
 async def modify_role(org: OrgDb, principal: Principal, role_name: str, body: s.ModifyRoleRequest,
-                      on_change: Any) -> s.RoleIdResponse:
+                      on_change: Callable[[str], None]) -> s.RoleIdResponse:
     await require_organization(org)
     role = await _active_role(org, role_name)
     principal.require("Role:ModifyRole", {"role_id": role["_id"], "role_name": role["name"]})
@@ -423,7 +438,7 @@ async def modify_role(org: OrgDb, principal: Principal, role_name: str, body: s.
 
 
 async def assign_role(org: OrgDb, principal: Principal, role_name: str, user_id: str,
-                      on_change: Any) -> s.RoleIdResponse:
+                      on_change: Callable[[str], None]) -> s.RoleIdResponse:
     await require_organization(org)
     role = await _active_role(org, role_name)
     _require_outranks(principal, role, "Assigning a role")
@@ -443,7 +458,7 @@ async def assign_role(org: OrgDb, principal: Principal, role_name: str, user_id:
 # Temporary permission grants ------------------------------------------------------------------------
 
 async def create_temporary_grant(org: OrgDb, principal: Principal, body: s.CreateTemporaryPermissionGrantRequest,
-                                 on_change: Any) -> s.CreateTemporaryPermissionGrantResponse:
+                                 on_change: Callable[[str], None]) -> s.CreateTemporaryPermissionGrantResponse:
     await require_organization(org)
     grant = body.permission_grant
     _check_permission_names([grant])
@@ -456,7 +471,7 @@ async def create_temporary_grant(org: OrgDb, principal: Principal, body: s.Creat
     if await UserRepository(org).by_id(body.user_id) is None:
         raise NotFound("The specified user does not exist.", error_code="user_not_found")
     now = utcnow()
-    doc = {"_id": new_id(), "user_id": body.user_id, "permission_grant": grant.model_dump(),
+    doc: Document = {"_id": new_id(), "user_id": body.user_id, "permission_grant": grant.model_dump(),
            "justification": body.justification, "creator": {"org_id": principal.issuer_org_id,
                                                             "user_id": principal.user_id},
            "tags": tags_to_list(body.tags), "tag_strings": tags_to_strings(body.tags),
