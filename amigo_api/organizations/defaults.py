@@ -12,15 +12,15 @@ _USER = [
     "Conversation:CreateConversation", "Conversation:FinishConversation", "Conversation:GetConversation",
     "Conversation:GetMessage", "Conversation:GetRecommendedResponses", "Conversation:InteractWithConversation",
 ]
-_ADMIN = _USER + [
+
+
+def _all_of(*resources: str) -> list[str]:
+    return [name for name in PERMISSIONS if name.split(":", 1)[0] in resources]
+
+
+_ADMIN = _USER + _all_of("Metric", "DynamicBehaviorInstruction", "Simulation", "Tool") + [
     "Admin:GetModels",
     "Conversation:GetInteractionInsights", "Conversation:ModifyConversation",
-    "DynamicBehaviorInstruction:CreateDynamicBehaviorInstruction",
-    "DynamicBehaviorInstruction:DeleteDynamicBehaviorInstruction",
-    "DynamicBehaviorInstruction:GetDynamicBehaviorInstruction",
-    "DynamicBehaviorInstruction:UpdateDynamicBehaviorInstruction",
-    "Metric:CreateMetric", "Metric:DeleteMetric", "Metric:EvaluateMetric", "Metric:GetMetric",
-    "Metric:GetMetricEvaluationResult", "Metric:ModifyMetric",
     "Organization:CreateAgent", "Organization:CreateAgentVersion", "Organization:DeleteAgent",
     "Organization:GetAgent", "Organization:CreateServiceHierarchicalStateMachine",
     "Organization:CreateServiceHierarchicalStateMachineVersion",
@@ -29,16 +29,6 @@ _ADMIN = _USER + [
     "Role:GetRole", "Role:CreateRole", "Role:ModifyRole",
     "Service:CreateService", "Service:CreateVersionSet", "Service:DeleteVersionSet", "Service:UpdateService",
     "Service:UpdateVersionSet",
-    "Simulation:CancelSimulationUnitTestSetRun", "Simulation:CreateSimulationPersona",
-    "Simulation:CreateSimulationScenario", "Simulation:CreateSimulationUnitTest",
-    "Simulation:CreateSimulationUnitTestSet", "Simulation:CreateSimulationUnitTestSetRun",
-    "Simulation:DeleteSimulationPersona", "Simulation:DeleteSimulationScenario",
-    "Simulation:DeleteSimulationUnitTest", "Simulation:DeleteSimulationUnitTestSet",
-    "Simulation:GetSimulationPersona", "Simulation:GetSimulationScenario", "Simulation:GetSimulationUnitTest",
-    "Simulation:GetSimulationUnitTestSet", "Simulation:GetSimulationUnitTestSetRun",
-    "Simulation:ModifySimulationPersona", "Simulation:ModifySimulationScenario",
-    "Simulation:ModifySimulationUnitTest", "Simulation:ModifySimulationUnitTestSet",
-    "Tool:AccessRepo", "Tool:CreateTool", "Tool:DeleteTool", "Tool:InvokeTool", "Tool:ModifyTool",
     "User:GetUserInfo", "User:InviteUser", "User:UpdateUserInfo",
     "Webhook:GetWebhookDestination", "Webhook:GetWebhookDeliveries",
 ]
