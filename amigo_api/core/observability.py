@@ -4,6 +4,7 @@ import logging
 import sys
 import time
 import uuid
+from collections.abc import Callable
 
 import structlog
 from prometheus_client import Counter, Histogram
@@ -49,15 +50,13 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
 
-        async def send_with_id(message: Message) -> None:
+        def request_id_header(message: Message) -> list[tuple[bytes, bytes]]:
             nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
-            await send(message)
+            status = message["status"]
+            return [(b"x-request-id", request_id.encode())]
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, appending_headers(send, request_id_header))
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
@@ -66,6 +65,17 @@ class RequestContextMiddleware:
             log.info("request", method=scope["method"], path=scope["path"], status=status,
                      duration_ms=round(elapsed * 1000, 2))
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+def appending_headers(send: Send, extra: Callable[[Message], list[tuple[bytes, bytes]]]) -> Send:
+    """Wrap `send` so the response start carries the headers `extra` gives for it."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *extra(message)]
+        await send(message)
+
+    return wrapped
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -1,15 +1,12 @@
 """Pagination, sorting and tag filters, written once for every list endpoint."""
 
 from collections.abc import Iterable
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import BaseModel
 
 from amigo_api.core.db import Document
 from amigo_api.core.errors import AmigoError
-
-T = TypeVar("T")
 
 
 class QueryValidationError(AmigoError):
@@ -71,12 +68,6 @@ def tags_to_list(tags: dict[str, str | None]) -> list[Document]:
 def tags_to_strings(tags: dict[str, str | None]) -> list[str]:
     """`key:value` strings (`key:` for a null value), the form permission conditions match on."""
     return [f"{k}:{v or ''}" for k, v in tags.items()]
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    has_more: bool
-    continuation_token: int | None
 
 
 def and_all(*clauses: Document | None) -> Document:

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from amigo_api.core.auth import Principal, authenticate
 from amigo_api.core.errors import RateLimited
+from amigo_api.core.observability import appending_headers
 from amigo_api.settings import Settings
 
 RATE_LIMIT_STATE = "rate_limit"
@@ -90,17 +91,12 @@ class RateLimitHeadersMiddleware:
             await self.app(scope, receive, send)
             return
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                window = scope.get("state", {}).get(RATE_LIMIT_STATE)
-                if window is not None:
-                    limit, remaining, reset = window
-                    message["headers"] = [
-                        *message.get("headers", []),
-                        (b"x-ratelimit-limit", str(limit).encode()),
-                        (b"x-ratelimit-remaining", str(remaining).encode()),
-                        (b"x-ratelimit-reset", str(reset).encode()),
-                    ]
-            await send(message)
+        def window_headers(_: Message) -> list[tuple[bytes, bytes]]:
+            window = scope.get("state", {}).get(RATE_LIMIT_STATE)
+            if window is None:
+                return []
+            limit, remaining, reset = window
+            return [(b"x-ratelimit-limit", str(limit).encode()), (b"x-ratelimit-remaining", str(remaining).encode()),
+                    (b"x-ratelimit-reset", str(reset).encode())]
 
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, appending_headers(send, window_headers))
