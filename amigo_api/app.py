@@ -17,7 +17,7 @@ from amigo_api.core.db import Clusters
 from amigo_api.core.errors import install_error_handlers
 from amigo_api.core.maintenance import MaintenanceMiddleware, MaintenanceSwitch
 from amigo_api.core.observability import RequestContextMiddleware, configure_logging
-from amigo_api.core.ratelimit import RateLimiter, RateLimitHeadersMiddleware
+from amigo_api.core.ratelimit import RateLimiter
 from amigo_api.core.security import TokenService
 from amigo_api.organizations import router as organizations_router
 from amigo_api.organizations import service as organizations_service
@@ -74,7 +74,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(organizations_router.router)
     _add_operational_routes(app)
-    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(MaintenanceMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app

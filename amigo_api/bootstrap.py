@@ -2,14 +2,11 @@
 
 Used by `amigo-api bootstrap` and `amigo-api dev` to get the first credentials of a fresh install."""
 
-import uuid
 from datetime import timedelta
 from typing import Any
 
 from amigo_api.core.clock import utcnow
-from amigo_api.core.crypto import hash_api_key_secret, new_api_key_secret
 from amigo_api.core.db import Clusters
-from amigo_api.core.ids import new_id
 from amigo_api.organizations import defaults, service
 from amigo_api.organizations.repository import APIKeyRepository, RoleRepository, UserRepository
 from amigo_api.organizations.schemas import Preferences
@@ -46,12 +43,9 @@ async def bootstrap(settings: Settings, org_id: str, email: str, role_name: str,
         elif user["role_id"] != role["_id"]:
             await UserRepository(org).update_one({"_id": user["_id"]}, {"$set": {"role_id": role["_id"]}})
         # The key carries the top role so that it can sign in the user whatever role was chosen.
-        secret, now = new_api_key_secret(), utcnow()
-        key = {"_id": new_id(), "key_id": str(uuid.uuid4()), "name": "bootstrap",
-               "secret_hash": hash_api_key_secret(secret), "role_id": key_role["_id"],
-               "creator": {"org_id": org_id, "user_id": user["_id"]}, "created_at": now, "updated_at": now,
-               "expires_at": now + API_KEY_LIFETIME}
-        await APIKeyRepository(org).insert_one(key)
+        key, secret = await service.issue_api_key(org, name="bootstrap", role_id=key_role["_id"],
+                                                  duration=API_KEY_LIFETIME,
+                                                  creator={"org_id": org_id, "user_id": user["_id"]})
         return {"org_id": org_id, "user_id": user["_id"], "api_key_id": key["key_id"], "api_key": secret}
     finally:
         await clusters.close()

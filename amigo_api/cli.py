@@ -63,9 +63,15 @@ def bootstrap(
 ) -> None:
     """Create an organization, a user and an API key; print {org_id, user_id, api_key_id, api_key} as JSON."""
     from amigo_api.bootstrap import bootstrap as run_bootstrap
+    from amigo_api.core.errors import AmigoError
 
     settings = _settings(mongo_uri=mongo_uri)
-    result = asyncio.run(run_bootstrap(settings, org, email or f"operator@{org}.example.com", role.value, cluster))
+    try:
+        result = asyncio.run(run_bootstrap(settings, org, email or f"operator@{org}.example.com", role.value,
+                                           cluster))
+    except AmigoError as exc:
+        console.print(f"[red]✗[/] {exc.detail}")
+        raise typer.Exit(1) from exc
     typer.echo(json.dumps(result))
 
 

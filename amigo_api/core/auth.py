@@ -143,7 +143,6 @@ async def resolve_principal(request: Request, org: OrgDb, credentials: Credentia
             raise Unauthorized()
         principal, valid_until = loaded
         cache.put(key, principal, valid_until)
-    request.state.principal = principal
     return principal
 
 

@@ -19,12 +19,13 @@ class AmigoError(Exception):
     status_code = 400
     error_code = "invalid_request"
     detail = "The request is invalid."
+    headers: dict[str, str] | None = None
 
     def __init__(self, detail: str | None = None, *, error_code: str | None = None,
                  headers: dict[str, str] | None = None) -> None:
         self.detail = detail or self.detail
         self.error_code = error_code or self.error_code
-        self.headers = headers
+        self.headers = headers or self.headers
         super().__init__(self.detail)
 
 
@@ -37,10 +38,7 @@ class Unauthorized(AmigoError):
     status_code = 401
     error_code = "invalid_credentials"
     detail = UNAUTHORIZED_DETAIL
-
-    def __init__(self, detail: str | None = None, *, error_code: str | None = None) -> None:
-        super().__init__(detail, error_code=error_code,
-                         headers={"WWW-Authenticate": 'Bearer realm="amigo", Basic realm="amigo"'})
+    headers = {"WWW-Authenticate": 'Bearer realm="amigo", Basic realm="amigo"'}
 
 
 class PermissionDenied(AmigoError):

@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from amigo_api.core.clock import utcnow
 from amigo_api.core.db import Document
-from amigo_api.core.errors import MAINTENANCE_DETAIL, error_body
+from amigo_api.core.errors import Unavailable, error_body
 
 log = structlog.get_logger(__name__)
 SWITCHES = "switches"
@@ -70,7 +70,7 @@ class MaintenanceMiddleware:
         await self.app(scope, receive, send)
 
 
-_UNAVAILABLE_BODY = json.dumps(error_body(MAINTENANCE_DETAIL, "maintenance")).encode()
+_UNAVAILABLE_BODY = json.dumps(error_body(Unavailable.detail, Unavailable.error_code)).encode()
 
 
 async def _send_unavailable(send: Send) -> None:

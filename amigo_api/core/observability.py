@@ -4,10 +4,10 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Callable
 
 import structlog
 from prometheus_client import Counter, Histogram
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter("amigo_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -35,8 +35,18 @@ def configure_logging(level: str = "INFO", json_output: bool = True) -> None:
     )
 
 
+RESPONSE_HEADERS = "response_headers"
+
+
+def add_response_headers(request: Request, headers: dict[str, str]) -> None:
+    """Headers a dependency wants on the response, error responses included (the middleware writes them)."""
+    pending = request.scope.setdefault("state", {}).setdefault(RESPONSE_HEADERS, [])
+    pending.extend((name.lower().encode(), value.encode()) for name, value in headers.items())
+
+
 class RequestContextMiddleware:
-    """Gives each request an id (or keeps the caller's `X-Request-ID`), logs it, and counts it."""
+    """Gives each request an id (or keeps the caller's `X-Request-ID`), logs it, counts it, and writes the
+    headers dependencies recorded with `add_response_headers`."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -50,13 +60,16 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
 
-        def request_id_header(message: Message) -> list[tuple[bytes, bytes]]:
+        async def send_with_headers(message: Message) -> None:
             nonlocal status
-            status = message["status"]
-            return [(b"x-request-id", request_id.encode())]
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode()),
+                                      *scope.get("state", {}).get(RESPONSE_HEADERS, [])]
+            await send(message)
 
         try:
-            await self.app(scope, receive, appending_headers(send, request_id_header))
+            await self.app(scope, receive, send_with_headers)
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
@@ -65,17 +78,6 @@ class RequestContextMiddleware:
             log.info("request", method=scope["method"], path=scope["path"], status=status,
                      duration_ms=round(elapsed * 1000, 2))
             structlog.contextvars.unbind_contextvars("request_id")
-
-
-def appending_headers(send: Send, extra: Callable[[Message], list[tuple[bytes, bytes]]]) -> Send:
-    """Wrap `send` so the response start carries the headers `extra` gives for it."""
-
-    async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", []), *extra(message)]
-        await send(message)
-
-    return wrapped
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -1,7 +1,6 @@
 """Per-user, per-endpoint rate limits as dependencies, on the `limits` engine (memory or Redis).
 
-The dependency records the window on the request; `RateLimitHeadersMiddleware` writes the
-`X-RateLimit-*` headers on the way out, on errors too."""
+The dependency records the `X-RateLimit-*` headers on the request; they go out on errors too."""
 
 import math
 import time
@@ -12,14 +11,11 @@ from fastapi import Depends, Request
 from limits import RateLimitItemPerMinute
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from amigo_api.core.auth import Principal, authenticate
 from amigo_api.core.errors import RateLimited
-from amigo_api.core.observability import appending_headers
+from amigo_api.core.observability import add_response_headers
 from amigo_api.settings import Settings
-
-RATE_LIMIT_STATE = "rate_limit"
 
 
 class RateLimiter:
@@ -57,7 +53,8 @@ async def _apply(request: Request, per_minute: int, identity: str) -> None:
     route = request.scope.get("route")
     endpoint = getattr(route, "operation_id", None) or request.url.path
     allowed, limit, remaining, reset = await limiter.hit(per_minute, endpoint, identity)
-    request.scope.setdefault("state", {})[RATE_LIMIT_STATE] = (limit, remaining, reset)
+    add_response_headers(request, {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining),
+                                   "X-RateLimit-Reset": str(reset)})
     if not allowed:
         raise _exceeded(limit, reset)
 
@@ -80,23 +77,3 @@ def anonymous_rate_limit(
         await _apply(request, per_minute, identity(request))
 
     return dependency
-
-
-class RateLimitHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        def window_headers(_: Message) -> list[tuple[bytes, bytes]]:
-            window = scope.get("state", {}).get(RATE_LIMIT_STATE)
-            if window is None:
-                return []
-            limit, remaining, reset = window
-            return [(b"x-ratelimit-limit", str(limit).encode()), (b"x-ratelimit-remaining", str(remaining).encode()),
-                    (b"x-ratelimit-reset", str(reset).encode())]
-
-        await self.app(scope, receive, appending_headers(send, window_headers))

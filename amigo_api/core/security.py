@@ -35,7 +35,6 @@ _RELOAD_INTERVAL = 1.0
 class TokenClaims:
     org_id: str
     user_id: str
-    expires_at: datetime
 
 
 @dataclass
@@ -171,4 +170,4 @@ class TokenService:
         org_id, user_id = claims.get("org_id"), claims.get("sub")
         if not isinstance(org_id, str) or not isinstance(user_id, str):
             raise Unauthorized()
-        return TokenClaims(org_id, user_id, datetime.fromtimestamp(claims["exp"]).astimezone())
+        return TokenClaims(org_id, user_id)

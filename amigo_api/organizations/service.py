@@ -177,12 +177,19 @@ async def create_organization(clusters: Clusters, caller: Principal, org_id: str
 
 # Principals -----------------------------------------------------------------------------------------
 
-_role_cache: dict[tuple[str, str], Document] = {}
+@dataclass(frozen=True)
+class _CachedRole:
+    id: str
+    name: str
+    grants: list[PermissionGrant]
 
 
-async def _role(org: OrgDb, role_id: str) -> Document | None:
-    """Roles are cached by id: a role's grants and name never change in place (modify-role makes a new
-    document when they change), so only the description can be stale here."""
+_role_cache: dict[tuple[str, str], _CachedRole] = {}
+
+
+async def _role(org: OrgDb, role_id: str) -> _CachedRole | None:
+    """Roles are cached by id, with their grants parsed once: a role's name and grants never change in
+    place (modify-role makes a new document when they change)."""
     key = (org.org_id, role_id)
     if key not in _role_cache:
         doc = await RoleRepository(org).by_id(role_id)
@@ -190,7 +197,7 @@ async def _role(org: OrgDb, role_id: str) -> Document | None:
             return None
         if len(_role_cache) > 10_000:
             _role_cache.clear()
-        _role_cache[key] = doc
+        _role_cache[key] = _CachedRole(doc["_id"], doc["name"], _grants(doc))
     return _role_cache[key]
 
 
@@ -214,8 +221,8 @@ async def load_principal(org: OrgDb, issuer_org_id: str, user_id: str) -> tuple[
     valid_until = time.monotonic() + min(
         [(g["expires_at"] - now).total_seconds() for g in temporary], default=3600.0)
     principal = Principal(
-        org_id=org.org_id, issuer_org_id=issuer_org_id, user_id=user_id, role_id=role["_id"],
-        role_name=role["name"], role_grants=_grants(role),
+        org_id=org.org_id, issuer_org_id=issuer_org_id, user_id=user_id, role_id=role.id,
+        role_name=role.name, role_grants=role.grants,
         temporary_grants=[PermissionGrant.model_validate(g["permission_grant"]) for g in temporary],
     )
     return principal, valid_until
@@ -244,11 +251,18 @@ async def create_api_key(org: OrgDb, principal: Principal, body: s.CreateAPIKeyR
     role = await _active_role(org, body.role_name)
     principal.require("Organization:CreateAPIKey", {"role_id": role["_id"], "role_name": role["name"]})
     _require_outranks(principal, role, "Creating an API key")
+    doc, secret = await issue_api_key(org, name=body.name, role_id=role["_id"], duration=duration,
+                                      creator={"org_id": principal.issuer_org_id, "user_id": principal.user_id})
+    return s.CreateAPIKeyResponse(api_key_id=doc["key_id"], api_key=secret, expires_at=doc["expires_at"])
+
+
+async def issue_api_key(org: OrgDb, *, name: str | None, role_id: str, duration: timedelta,
+                        creator: dict[str, str]) -> tuple[Document, str]:
+    """Store a new key (its secret only as a hash) and return it with the secret, shown this once."""
     now = utcnow()
     secret = new_api_key_secret()
-    doc = {"_id": new_id(), "key_id": str(uuid.uuid4()), "name": body.name, "secret_hash": hash_api_key_secret(secret),
-           "role_id": role["_id"], "creator": {"org_id": principal.issuer_org_id, "user_id": principal.user_id},
-           "created_at": now, "updated_at": now, "expires_at": now + duration}
+    doc = {"_id": new_id(), "key_id": str(uuid.uuid4()), "name": name, "secret_hash": hash_api_key_secret(secret),
+           "role_id": role_id, "creator": creator, "created_at": now, "updated_at": now, "expires_at": now + duration}
     keys = APIKeyRepository(org)
     await keys.insert_one(doc)
     # Insert first, then count: two concurrent creates cannot both slip under the limit.
@@ -256,7 +270,7 @@ async def create_api_key(org: OrgDb, principal: Principal, body: s.CreateAPIKeyR
         await keys.delete_one({"_id": doc["_id"]})
         raise InvalidRequest(f"The organization has reached the maximum of {MAX_API_KEYS} API keys.",
                              error_code="api_key_limit_reached")
-    return s.CreateAPIKeyResponse(api_key_id=doc["key_id"], api_key=secret, expires_at=doc["expires_at"])
+    return doc, secret
 
 
 async def list_api_keys(org: OrgDb, principal: Principal) -> s.GetAPIKeysResponse:
@@ -278,8 +292,9 @@ async def delete_api_key(org: OrgDb, principal: Principal, key_id: str) -> s.Del
 
 async def sign_in_with_api_key(org: OrgDb, tokens: TokenService, key_id: str, secret: str,
                                user_id: str) -> s.SigninWithAPIKeyResponse:
-    await require_organization(org)
     key = await APIKeyRepository(org).find_one({"key_id": key_id})
+    if key is None:
+        await require_organization(org)
     if key is None or key["expires_at"] <= utcnow() or not api_key_secret_matches(secret, key["secret_hash"]):
         raise Unauthorized("API key not found, is incorrect, or the requested user is not found.")
     user = await UserRepository(org).by_id(user_id)
@@ -287,7 +302,7 @@ async def sign_in_with_api_key(org: OrgDb, tokens: TokenService, key_id: str, se
     user_role = await _role(org, user["role_id"]) if user else None
     if user is None or key_role is None or user_role is None:
         raise Unauthorized("API key not found, is incorrect, or the requested user is not found.")
-    if not outranks(_grants(key_role), _grants(user_role)):
+    if not outranks(key_role.grants, user_role.grants):
         raise Unauthorized("The API key's role does not permit signing in this user.",
                            error_code="api_key_role_too_low")
     token, expires_at = tokens.issue(org.org_id, user_id)
@@ -322,7 +337,6 @@ async def create_user(org: OrgDb, *, first_name: str, last_name: str, email: str
 
 async def invite_user(org: OrgDb, principal: Principal, body: s.CreateInvitedUserRequest, settings: Settings,
                       box: SecretBox) -> s.CreateInvitedUserResponse:
-    await require_organization(org)
     role = await _active_role(org, body.role_name)
     principal.require("User:InviteUser", {"email": str(body.email).lower(), "role_id": role["_id"],
                                           "role_name": role["name"]})
@@ -356,7 +370,6 @@ def _user_instance(doc: Document) -> s.UserInstance:
 async def list_users(org: OrgDb, principal: Principal, *, user_ids: list[str], emails: list[str], limit: int,
                      continuation_token: int, sort_by: list[str]) -> s.GetUsersResponse:
     sort = parse_sort(sort_by, USER_SORT)
-    await require_organization(org)
     query = and_all(
         {"_id": {"$in": user_ids}} if user_ids else None,
         {"email": {"$in": [e.lower() for e in emails]}} if emails else None,
@@ -382,7 +395,6 @@ def _role_doc(name: str, description: str, frontend_view: str, grants: list[Perm
 
 
 async def create_role(org: OrgDb, principal: Principal, body: s.CreateRoleRequest) -> s.RoleIdResponse:
-    await require_organization(org)
     principal.require("Role:CreateRole", {"role_name": body.role_name})
     _check_permission_names(body.permission_grants)
     doc = _role_doc(body.role_name, body.description, body.frontend_view, body.permission_grants, utcnow())
@@ -396,7 +408,6 @@ async def create_role(org: OrgDb, principal: Principal, body: s.CreateRoleReques
 
 async def list_roles(org: OrgDb, principal: Principal, *, ids: list[str], names: list[str],
                      return_permission_grants: bool) -> s.GetRolesResponse:
-    await require_organization(org)
     query = and_all({"is_active": True}, {"_id": {"$in": ids}} if ids else None,
                     {"name": {"$in": names}} if names else None, principal.visible("Role:GetRole", ROLE_FIELDS))
     docs = await RoleRepository(org).find_all(query, sort=[("created_at", 1), ("_id", 1)])
@@ -408,7 +419,6 @@ async def list_roles(org: OrgDb, principal: Principal, *, ids: list[str], names:
 
 async def modify_role(org: OrgDb, principal: Principal, role_name: str, body: s.ModifyRoleRequest,
                       on_change: Callable[[str], None]) -> s.RoleIdResponse:
-    await require_organization(org)
     role = await _active_role(org, role_name)
     principal.require("Role:ModifyRole", {"role_id": role["_id"], "role_name": role["name"]})
     now = utcnow()
@@ -418,7 +428,6 @@ async def modify_role(org: OrgDb, principal: Principal, role_name: str, body: s.
         if body.description is not None:
             await RoleRepository(org).update_one({"_id": role["_id"]},
                                                  {"$set": {"description": body.description, "updated_at": now}})
-            _role_cache.pop((org.org_id, role["_id"]), None)
         return s.RoleIdResponse(role_id=role["_id"])
     grants = body.permission_grants if body.permission_grants is not None else _grants(role)
     _check_permission_names(grants)
@@ -439,7 +448,6 @@ async def modify_role(org: OrgDb, principal: Principal, role_name: str, body: s.
 
 async def assign_role(org: OrgDb, principal: Principal, role_name: str, user_id: str,
                       on_change: Callable[[str], None]) -> s.RoleIdResponse:
-    await require_organization(org)
     role = await _active_role(org, role_name)
     _require_outranks(principal, role, "Assigning a role")
     users = UserRepository(org)
@@ -447,7 +455,7 @@ async def assign_role(org: OrgDb, principal: Principal, role_name: str, user_id:
     if user is None:
         raise NotFound("The specified user does not exist.", error_code="user_not_found")
     current = await _role(org, user["role_id"])
-    if current is not None and not principal.outranks(_grants(current)):
+    if current is not None and not principal.outranks(current.grants):
         raise PermissionDenied("Changing this user's role needs greater privileges than the user's current role.",
                                error_code="insufficient_role")
     await users.update_one({"_id": user_id}, {"$set": {"role_id": role["_id"], "updated_at": utcnow()}})
@@ -459,7 +467,6 @@ async def assign_role(org: OrgDb, principal: Principal, role_name: str, user_id:
 
 async def create_temporary_grant(org: OrgDb, principal: Principal, body: s.CreateTemporaryPermissionGrantRequest,
                                  on_change: Callable[[str], None]) -> s.CreateTemporaryPermissionGrantResponse:
-    await require_organization(org)
     grant = body.permission_grant
     _check_permission_names([grant])
     principal.require("Role:CreateTemporaryPermissionGrant",
@@ -487,7 +494,6 @@ async def list_temporary_grants(org: OrgDb, principal: Principal, *, ids: list[s
                                 tags: list[str], limit: int, continuation_token: int,
                                 sort_by: list[str]) -> s.GetTemporaryPermissionGrantsResponse:
     sort = parse_sort(sort_by, GRANT_SORT)
-    await require_organization(org)
     now = utcnow()
     creator_pairs = [c.split(",", 1) for c in creators]
     query = and_all(
