@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from amigo_api import __version__
+from amigo_api.admin import router as admin_router
+from amigo_api.admin.service import ModelRegistry
 from amigo_api.core.auth import PrincipalCache
 from amigo_api.core.crypto import SecretBox
 from amigo_api.core.db import Clusters
@@ -21,11 +23,20 @@ from amigo_api.core.ratelimit import RateLimiter
 from amigo_api.core.security import TokenService
 from amigo_api.organizations import router as organizations_router
 from amigo_api.organizations import service as organizations_service
+from amigo_api.organizations.agents import router as agents_router
+from amigo_api.organizations.agents import service as agents_service
+from amigo_api.services import router as services_router
+from amigo_api.services import service as services_service
 from amigo_api.settings import Settings, get_settings
+from amigo_api.simulations import router as simulations_router
+from amigo_api.simulations import service as simulations_service
 from amigo_api.workflows import worker as temporal
 
 log = structlog.get_logger(__name__)
 KEY_MAINTENANCE_SECONDS = 60
+ROUTERS = [organizations_router.router, agents_router.router, services_router.router, simulations_router.router,
+           admin_router.router]
+INDEX_OWNERS = [organizations_service, agents_service, services_service, simulations_service]
 
 
 async def _maintain_signing_keys(tokens: TokenService) -> None:
@@ -43,7 +54,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     clusters = Clusters(settings)
     app.state.clusters = clusters
     for name in clusters.uris:
-        await organizations_service.ensure_indexes(clusters.database(name))
+        for owner in INDEX_OWNERS:
+            await owner.ensure_indexes(clusters.database(name))
     app.state.tokens = TokenService(settings, clusters.infra)
     await app.state.tokens.start()
     app.state.maintenance = MaintenanceSwitch(clusters.infra, settings.maintenance_poll_seconds)
@@ -71,8 +83,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings)
     app.state.principal_cache = PrincipalCache(settings.principal_cache_seconds)
     app.state.principal_loader = organizations_service.load_principal
+    app.state.model_registry = ModelRegistry.load(settings.models_file)
     install_error_handlers(app)
-    app.include_router(organizations_router.router)
+    for router in ROUTERS:
+        app.include_router(router)
     _add_operational_routes(app)
     app.add_middleware(MaintenanceMiddleware)
     app.add_middleware(RequestContextMiddleware)

@@ -1,10 +1,12 @@
 """MongoDB access: named clusters, the org -> cluster map, and an org-scoped database handle."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Path, Request
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -13,6 +15,7 @@ from amigo_api.settings import Settings
 
 Document = dict[str, Any]
 ORG_CLUSTERS = "organization_clusters"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,19 @@ class Clusters:
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
+
+
+async def in_transaction(org: OrgDb, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+    """Run `work` in one multi-document transaction, retried from the start on a transient write conflict.
+
+    Rules that read one document and write another (write skew) stay safe when both sides also write a
+    document they share: the loser of that write conflict retries and then sees the winner's change."""
+
+    async def attempt(session: AsyncClientSession) -> T:
+        return await work(session)
+
+    async with org.client.start_session() as session:
+        return await session.with_transaction(attempt)
 
 
 def get_clusters(request: Request) -> Clusters:

@@ -41,6 +41,15 @@ class OrgRepository:
         docs = await cursor.sort([*sort, ("_id", 1)]).skip(skip).limit(limit + 1).to_list()
         return docs[:limit], len(docs) > limit
 
+    async def claim(self, query: Document) -> Document | None:
+        """Read a document while writing to it, inside the caller's transaction: two transactions that claim
+        the same document conflict, so rules checked across documents cannot interleave (no write skew)."""
+        return await self.collection.find_one_and_update(self.scoped(query), {"$inc": {"claims": 1}},
+                                                         session=self.session)
+
+    async def distinct(self, field: str, query: Document) -> list[Any]:
+        return list(await self.collection.distinct(field, self.scoped(query), session=self.session))
+
     async def count(self, query: Document) -> int:
         return await self.collection.count_documents(self.scoped(query), session=self.session)
 

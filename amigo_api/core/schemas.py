@@ -37,3 +37,7 @@ class UserInfo(ContractModel):
     user_id: str
 
 
+
+class Tag(ContractModel):
+    key: str
+    value: str | None
