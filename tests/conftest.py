@@ -96,3 +96,18 @@ async def admin(make_caller, new_org_id: str) -> Caller:  # type: ignore[no-unty
     caller: Caller = await make_caller(new_org_id)
     return caller
 
+
+
+@pytest.fixture
+def make_role_caller(client: httpx.AsyncClient, make_caller):  # type: ignore[no-untyped-def]
+    """`await make_role_caller(admin, role_name, grants)`: a new role with these grants, and a user holding it."""
+
+    async def make(admin: Caller, role_name: str, grants: list[dict[str, object]]) -> Caller:
+        created = await client.post(f"/v1/{admin.org_id}/role/", headers=admin.headers, json={
+            "role_name": role_name, "description": "A role made by a test.", "frontend_view": "client",
+            "permission_grants": grants})
+        assert created.status_code == 201, created.text
+        caller: Caller = await make_caller(admin.org_id, role_name)
+        return caller
+
+    return make
