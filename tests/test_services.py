@@ -99,15 +99,19 @@ async def test_version_sets_upsert_and_delete(client: httpx.AsyncClient, admin: 
     service_id, _, _ = await new_service(client, admin)
     url = f"{_base(admin)}{service_id}/version_sets"
     pinned = {**EMPTY_SET, "agent_version_number": 1}
-    assert (await client.put(f"{url}/edge/", headers=admin.headers, json={"version_set": pinned})).status_code == 400
-    assert (await client.put(f"{url}/canary/", headers=admin.headers, json={"version_set": pinned})).status_code == 204
-    assert (await client.put(f"{url}/release/", headers=admin.headers, json={"version_set": pinned})).status_code == 204
-    wrong = await client.put(f"{url}/canary/", headers=admin.headers,
-                             json={"version_set": {**EMPTY_SET, "service_hierarchical_state_machine_version_number": 9}})
-    assert wrong.status_code == 400
-    assert (await client.put(f"{url}/bad.name/", headers=admin.headers, json={"version_set": pinned})).status_code == 422
-    assert (await client.put(f"{url[:-len(service_id) - 13]}{'f' * 24}/version_sets/x/", headers=admin.headers,
-                             json={"version_set": pinned})).status_code == 404
+
+    async def put(name: str, version_set: dict[str, Any], service: str = service_id) -> int:
+        response = await client.put(f"{_base(admin)}{service}/version_sets/{name}/", headers=admin.headers,
+                                    json={"version_set": version_set})
+        return response.status_code
+
+    assert await put("edge", pinned) == 400
+    assert await put("canary", pinned) == 204
+    assert await put("release", pinned) == 204
+    assert await put("canary", {**EMPTY_SET, "service_hierarchical_state_machine_version_number": 9}) == 400
+    assert await put("bad.name", pinned) == 422
+    assert await put("x" * 41, pinned) == 422
+    assert await put("x", pinned, service="f" * 24) == 404
     sets = (await _services(client, admin))["services"][0]["version_sets"]
     assert sets == {"edge": EMPTY_SET, "release": pinned, "canary": pinned}
 

@@ -66,8 +66,9 @@ async def _filter_values(repository: SimulationUnitTestRepository, filters: Docu
         return sorted(str(v) for v in await repository.distinct(field, filters))
 
     creators = {(c["org_id"], c["user_id"]) for c in await repository.distinct("creator", filters)}
+    tag_keys = {tag.split(":", 1)[0] for tag in await values("tag_strings")}
     return s.SimulationUnitTestFilterValues(
-        creators=[s.UserInfo(org_id=o, user_id=u) for o, u in sorted(creators)], tags=sorted({tag.split(":", 1)[0] for tag in await values("tag_strings")}),
+        creators=[s.UserInfo(org_id=o, user_id=u) for o, u in sorted(creators)], tags=sorted(tag_keys),
         service_ids=await values("service_id"), persona_ids=await values("persona_id"),
         scenario_ids=await values("scenario_id"), metric_ids=await values("metric_ids"))
 
