@@ -17,6 +17,7 @@ from amigo_api.core.maintenance import set_maintenance
 from amigo_api.devstack import ChildProcess, free_port, port_open, wait_until
 from amigo_api.settings import Settings
 from tests.conftest import Caller, make_settings
+from tests.live import start_api
 
 
 @pytest.fixture
@@ -68,24 +69,12 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
     child.stop()
 
 
-def _api_process(settings: Settings, tmp_path: Path, name: str, **env: str) -> tuple[ChildProcess, str]:
-    port = free_port()
-    child = ChildProcess(name, [sys.executable, "-m", "amigo_api", "serve", "--port", str(port)],
-                         tmp_path / f"{name}.log", {"AMIGO_MONGO_URI": settings.mongo_uri,
-                                                    "AMIGO_SECRET_KEY": settings.secret_key, **env})
-    child.start()
-    url = f"http://127.0.0.1:{port}"
-    return child, url
-
-
 async def test_two_processes_share_one_budget_through_redis(settings: Settings, redis_url: str, tmp_path: Path,
                                                             make_caller, new_org_id: str) -> None:
     caller: Caller = await make_caller(new_org_id)
     env = {"AMIGO_RATE_LIMIT_STORAGE": redis_url, "AMIGO_RATE_LIMIT_SCALE": "0.05"}  # get-users: 60 -> 3
-    servers = [_api_process(settings, tmp_path, f"api{i}", **env) for i in range(2)]
+    servers = [start_api(settings, tmp_path, f"api{i}", **env) for i in range(2)]
     try:
-        for child, url in servers:
-            wait_until(lambda u=url: _up(u), 60, child.name, child.process, child.log_file)
         statuses = []
         async with httpx.AsyncClient() as http:
             for i in range(4):
@@ -97,18 +86,10 @@ async def test_two_processes_share_one_budget_through_redis(settings: Settings, 
             child.stop()
 
 
-def _up(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 async def test_maintenance_answers_503_on_every_process_within_five_seconds(
         settings: Settings, tmp_path: Path, app: object, admin: Caller, client: httpx.AsyncClient) -> None:
-    child, url = _api_process(settings, tmp_path, "api-maintenance")
+    child, url = start_api(settings, tmp_path, "api-maintenance")
     try:
-        wait_until(lambda: _up(url), 60, child.name, child.process, child.log_file)
         cli = await asyncio.to_thread(
             subprocess.run, [sys.executable, "-m", "amigo_api", "maintenance", "on", "--mongo-uri", settings.mongo_uri],
             capture_output=True, text=True, env=dict(os.environ), timeout=60)

@@ -1,0 +1,43 @@
+"""The API as a real uvicorn process on loopback, for tests that need HTTP across processes."""
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from amigo_api.devstack import ChildProcess, free_port, wait_until
+from amigo_api.settings import Settings
+
+
+def api_up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start_api(settings: Settings, log_dir: Path, name: str, **env: str) -> tuple[ChildProcess, str]:
+    """`amigo-api serve` on a free port, sharing the suite's database and secret; returns once it is healthy."""
+    port = free_port()
+    child = ChildProcess(name, [sys.executable, "-m", "amigo_api", "serve", "--port", str(port)],
+                         log_dir / f"{name}.log", {"AMIGO_MONGO_URI": settings.mongo_uri,
+                                                   "AMIGO_SECRET_KEY": settings.secret_key, **env})
+    child.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: api_up(url), 60, name, child.process, child.log_file)
+    except BaseException:
+        child.stop()
+        raise
+    return child, url
+
+
+@contextmanager
+def live_api(settings: Settings, log_dir: Path, name: str, **env: str) -> Iterator[str]:
+    child, url = start_api(settings, log_dir, name, **env)
+    try:
+        yield url
+    finally:
+        child.stop()
