@@ -29,6 +29,7 @@ log = structlog.get_logger(__name__)
 ALGORITHM = "ES256"
 SIGNING_KEYS = "signing_keys"
 _RELOAD_INTERVAL = 1.0
+_VERIFIED_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class TokenService:
         self._keys: dict[str, _Key] = {}
         self._last_reload = 0.0
         self._lock = asyncio.Lock()
+        # Token string -> (claims, expiry as a Unix time): a token already verified is not verified again
+        # until it expires; the string is the signature, so nothing else can hit this entry.
+        self._verified: dict[str, tuple[TokenClaims, float]] = {}
 
     # key management ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -149,6 +153,16 @@ class TokenService:
         return token, expires_at.replace(microsecond=0)
 
     async def verify(self, token: str) -> TokenClaims:
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > time.time():
+            return cached[0]
+        claims, expires = await self._verify_signature(token)
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (claims, expires)
+        return claims
+
+    async def _verify_signature(self, token: str) -> tuple[TokenClaims, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -170,4 +184,4 @@ class TokenService:
         org_id, user_id = claims.get("org_id"), claims.get("sub")
         if not isinstance(org_id, str) or not isinstance(user_id, str):
             raise Unauthorized()
-        return TokenClaims(org_id, user_id)
+        return TokenClaims(org_id, user_id), float(claims["exp"])

@@ -394,16 +394,23 @@ def _role_doc(name: str, description: str, frontend_view: str, grants: list[Perm
             "created_at": now, "updated_at": now}
 
 
-async def create_role(org: OrgDb, principal: Principal, body: s.CreateRoleRequest) -> s.RoleIdResponse:
-    principal.require("Role:CreateRole", {"role_name": body.role_name})
-    _check_permission_names(body.permission_grants)
-    doc = _role_doc(body.role_name, body.description, body.frontend_view, body.permission_grants, utcnow())
+async def insert_role(org: OrgDb, name: str, description: str, frontend_view: str,
+                      grants: list[PermissionGrant]) -> str:
+    """Store a new active role; 409 if the name is taken. Returns its ID."""
+    _check_permission_names(grants)
+    doc = _role_doc(name, description, frontend_view, grants, utcnow())
     try:
         await RoleRepository(org).insert_one(doc)
     except DuplicateKeyError as exc:
         raise Conflict("A role with the same name already exists in this organization.",
                        error_code="role_exists") from exc
-    return s.RoleIdResponse(role_id=doc["_id"])
+    return str(doc["_id"])
+
+
+async def create_role(org: OrgDb, principal: Principal, body: s.CreateRoleRequest) -> s.RoleIdResponse:
+    principal.require("Role:CreateRole", {"role_name": body.role_name})
+    return s.RoleIdResponse(role_id=await insert_role(org, body.role_name, body.description, body.frontend_view,
+                                                      body.permission_grants))
 
 
 async def list_roles(org: OrgDb, principal: Principal, *, ids: list[str], names: list[str],

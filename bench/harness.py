@@ -1,0 +1,104 @@
+"""What every API benchmark shares: an embedded database, uvicorn processes, and one load generator that drives
+our API and a bare FastAPI baseline alike, then prints the ratio as the last line."""
+
+import asyncio
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from amigo_api.devstack import ChildProcess, free_port, start_mongo, wait_until  # noqa: E402
+from amigo_api.settings import Settings  # noqa: E402
+
+CONCURRENCY = 8
+DURATION = 10.0
+ROUNDS = 3
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    headers: dict[str, str]
+
+
+def serve(name: str, args: list[str], env: dict[str, str], logs: Path, probe: str) -> tuple[ChildProcess, str]:
+    port = free_port()
+    child = ChildProcess(name, [sys.executable, "-m", "uvicorn", *args, "--port", str(port), "--log-level",
+                                "warning", "--no-access-log"], logs / f"{name}.log", env)
+    child.start()
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{url}{probe}", timeout=2).status_code in (200, 401)
+        except httpx.HTTPError:
+            return False
+
+    wait_until(up, 60, name, child.process, child.log_file)
+    return child, url
+
+
+async def load(target: Target, path: str, params: dict[str, Any]) -> float:
+    """Requests per second over DURATION seconds with CONCURRENCY connections; every answer must be 200."""
+    done = 0
+    deadline = time.monotonic() + DURATION
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        nonlocal done
+        while time.monotonic() < deadline:
+            response = await http.get(f"{target.url}{path}", params=params, headers=target.headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"{target.name} answered {response.status_code}: {response.text[:200]}")
+            done += 1
+
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=CONCURRENCY), timeout=30) as http:
+        started = time.monotonic()
+        await asyncio.gather(*(worker(http) for _ in range(CONCURRENCY)))
+        return done / (time.monotonic() - started)
+
+
+def run_comparison(metric: str, description: str, path: str, params: dict[str, Any],
+                   seed: Callable[[Settings], Awaitable[dict[str, str]]]) -> None:
+    """Seed an embedded database, start amigo-api and bench/bare_app.py as uvicorn processes, sign in with the
+    credentials `seed` returns, and compare their throughput on `path` over ROUNDS rounds."""
+    work = Path(tempfile.mkdtemp(prefix="amigo-bench-"))
+    mongo, uri = start_mongo(work)
+    children = [mongo]
+    try:
+        secret = secrets.token_urlsafe(48)
+        creds = asyncio.run(seed(Settings(mongo_uri=uri, secret_key=secret)))
+        env = {"AMIGO_MONGO_URI": uri, "AMIGO_SECRET_KEY": secret, "AMIGO_RATE_LIMIT_SCALE": "100000",
+               "AMIGO_LOG_LEVEL": "WARNING", "BENCH_MONGO_URI": uri, "PYTHONPATH": str(ROOT)}
+        probe = path.format(org=creds["org_id"])
+        ours, ours_url = serve("amigo-api", ["--factory", "amigo_api.app:create_app"], env, work, probe)
+        children.append(ours)
+        bare, bare_url = serve("bare", ["bench.bare_app:app"], env, work, probe)
+        children.append(bare)
+        token = httpx.post(f"{ours_url}/v1/{creds['org_id']}/user/signin_with_api_key", headers={
+            "x-api-key": creds["api_key"], "x-api-key-id": creds["api_key_id"],
+            "x-user-id": creds["user_id"]}).json()["id_token"]
+        targets = [Target("amigo-api", ours_url, {"Authorization": f"Bearer {token}"}), Target("bare", bare_url, {})]
+        for target in targets:  # warm-up
+            asyncio.run(load(target, probe, params))
+        rates: dict[str, list[float]] = {t.name: [] for t in targets}
+        for round_ in range(ROUNDS):
+            for target in targets:
+                rates[target.name].append(asyncio.run(load(target, probe, params)))
+            print(f"round {round_ + 1}: " + ", ".join(f"{n} {r[-1]:.1f} req/s" for n, r in rates.items()), flush=True)
+        ours_mean, bare_mean = (sum(rates[t.name]) / ROUNDS for t in targets)
+        print(f"{description}, {CONCURRENCY} connections, {DURATION:.0f}s x {ROUNDS} rounds: amigo-api "
+              f"{ours_mean:.1f} req/s, bare FastAPI {bare_mean:.1f} req/s")
+        print(f"RESULT {metric}={ours_mean / bare_mean:.2f} target=>=0.85")
+    finally:
+        for child in reversed(children):
+            child.stop()
