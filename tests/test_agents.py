@@ -108,3 +108,16 @@ async def test_conditions_on_agents_narrow_what_a_role_sees(client: httpx.AsyncC
     assert (await client.get(f"{_base(admin)}/{hidden}/version", headers=viewer.headers)).status_code == 403
     refused = await client.post(_base(admin), headers=viewer.headers, json={"agent_name": "mine"})
     assert refused.status_code == 403
+
+
+async def test_numbers_beyond_bson_integers_are_client_errors(client: httpx.AsyncClient, admin: Caller) -> None:
+    agent_id = await new_agent(client, admin, "bounded")
+    huge = 10**20
+    for url, params in ((_base(admin), {"continuation_token": huge}),
+                        (f"{_base(admin)}/{agent_id}/version", {"version": str(huge)}),
+                        (f"{_base(admin)}/{agent_id}/version", {"version": f"1-{huge}"})):
+        response = await client.get(url, headers=admin.headers, params=params)
+        assert response.status_code == 422, (params, response.text)
+    stale = await client.post(f"{_base(admin)}/{agent_id}/", headers=admin.headers, params={"version": huge},
+                              json={"initials": "Z"})
+    assert stale.status_code == 422

@@ -73,7 +73,8 @@ async def test_create_refusals(client: httpx.AsyncClient, admin: Caller) -> None
     assert unknown_param.status_code == 400
     for bad in ({"keyterms": ["UPPER"]}, {"keyterms": ["a b c d"]}, {"keyterms": ["k"] * 21},
                 {"tags": {"bad:key": "v"}}, {"tags": {f"k{i}": None for i in range(21)}}, {"name": ""},
-                {"agent_id": "xyz"}):
+                {"agent_id": "xyz"}, release(agent_version_number=10**20),
+                release(llm_model_preferences={"bad.name": {"llm_name": "google_gemini-2.5-pro"}})):
         assert (await create(**bad)).status_code == 422, bad
     assert (await _services(client, admin))["services"] == []
 

@@ -102,6 +102,11 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(detail, code), exc.status_code, headers=getattr(exc, "headers", None))
 
 
+async def _number_too_large(_: Request, exc: Exception) -> JSONResponse:
+    # BSON holds 8-byte integers; a larger number from a client is bad input, not a server fault.
+    return JSONResponse(error_body("A number in the request is too large.", "number_out_of_range"), 400)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", path=request.url.path, error=type(exc).__name__)
     return JSONResponse(error_body("An internal error occurred; it has been logged.", "internal_error"), 500)
@@ -111,4 +116,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AmigoError, _amigo_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OverflowError, _number_too_large)
     app.add_exception_handler(Exception, _unexpected_error)

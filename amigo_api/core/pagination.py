@@ -7,6 +7,7 @@ from fastapi import Query
 
 from amigo_api.core.db import Document
 from amigo_api.core.errors import AmigoError
+from amigo_api.core.schemas import MAX_COUNT
 
 
 class QueryValidationError(AmigoError):
@@ -15,7 +16,7 @@ class QueryValidationError(AmigoError):
 
 
 ContinuationToken = Annotated[
-    int, Query(ge=0, description="The token from the previous request to return the next page.")
+    int, Query(ge=0, le=MAX_COUNT, description="The token from the previous request to return the next page.")
 ]
 SortBy = Annotated[
     list[str],

@@ -8,6 +8,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from amigo_api.core.clock import parse_iso_duration
 
 StrippedNonemptyString = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# Counts and version numbers clients send: bounded so that every one fits a BSON integer.
+MAX_COUNT = 2**31 - 1
+PositiveCount = Annotated[int, Field(gt=0, le=MAX_COUNT)]
 TagKey = Annotated[str, StringConstraints(min_length=1, pattern=r"^[\w\s]+$")]
 TagValue = Annotated[str, StringConstraints(min_length=1, pattern=r"^[\w\s]+$")]
 Tags = Annotated[dict[TagKey, TagValue | None], Field(max_length=20)]

@@ -5,13 +5,12 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from amigo_api.core.ids import OBJECT_ID_PATTERN
-from amigo_api.core.schemas import ContractModel, StrippedNonemptyString, Tag, Tags, UserInfo
+from amigo_api.core.schemas import ContractModel, PositiveCount, StrippedNonemptyString, Tag, Tags, UserInfo
 
 ObjectId = Annotated[str, StringConstraints(pattern=OBJECT_ID_PATTERN)]
 InteractionName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 Keyterm = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"^[a-z-]+( [a-z-]+){0,2}$")]
 Keyterms = Annotated[list[Keyterm], Field(max_length=20)]
-VersionNumber = Annotated[int, Field(gt=0)]
 VERSION_SET_NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 
 
@@ -25,8 +24,8 @@ class VersionSet(ContractModel):
     """Pins the agent, state machine and model preferences a service runs with; a null version means the
     latest."""
 
-    agent_version_number: VersionNumber | None = None
-    service_hierarchical_state_machine_version_number: VersionNumber | None = None
+    agent_version_number: PositiveCount | None = None
+    service_hierarchical_state_machine_version_number: PositiveCount | None = None
     llm_model_preferences: dict[InteractionName, LLMConfig] = Field(
         description="LLM interaction name -> the preferred model config for it.")
 

@@ -10,6 +10,7 @@ from amigo_api.core.ids import OBJECT_ID_PATTERN
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.pagination import ContinuationToken, SortBy, unique
 from amigo_api.core.ratelimit import rate_limit
+from amigo_api.core.schemas import MAX_COUNT
 from amigo_api.organizations.agents import schemas as s
 from amigo_api.organizations.agents import service
 from amigo_api.organizations.agents.service import AGENT, STATE_MACHINE
@@ -24,7 +25,8 @@ MachineVersionCreator = Annotated[Principal, Depends(require(STATE_MACHINE.versi
 MachineDeleter = Annotated[Principal, Depends(require(STATE_MACHINE.delete_permission))]
 
 IdFilter = Annotated[list[Annotated[str, Query(pattern=OBJECT_ID_PATTERN)]], Query(description="IDs to filter for.")]
-ExpectedVersion = Annotated[int | None, Query(gt=0, description="Refuse (409) unless this is the next version.")]
+ExpectedVersion = Annotated[int | None, Query(gt=0, le=MAX_COUNT,
+                                               description="Refuse (409) unless this is the next version.")]
 VersionSelector = Annotated[str | None, Query(
     description="An exact version number, `latest`, or an inclusive range such as `2-5`.")]
 AgentId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN, description="The ID of the agent.")]

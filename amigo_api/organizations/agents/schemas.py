@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from amigo_api.core.ids import OBJECT_ID_PATTERN
-from amigo_api.core.schemas import ContractModel, StrippedNonemptyString, UserInfo
+from amigo_api.core.schemas import ContractModel, PositiveCount, StrippedNonemptyString, UserInfo
 
 ObjectId = Annotated[str, StringConstraints(pattern=OBJECT_ID_PATTERN)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
@@ -174,7 +174,7 @@ class ReflectionState(ContractModel):
     type: Literal["reflection"]
     name: StateName
     problem: StrippedNonemptyString
-    word_limit: Annotated[int, Field(gt=0)]
+    word_limit: PositiveCount
     next_state: NextState
     tool_call_specs: list[ToolCallSpec]
     audio_fillers: AudioFillers
@@ -205,7 +205,7 @@ class StateMachineBody(ContractModel):
     new_user_initial_state: StateName
     returning_user_initial_state: StateName
     terminal_state: StateName
-    references: dict[StateName, tuple[ObjectId, Annotated[int, Field(gt=0)]]] = Field(
+    references: dict[StateName, tuple[ObjectId, PositiveCount]] = Field(
         description="Other state machines this one refers to: reference name -> (state machine ID, version).")
     global_intra_state_navigation_guidelines: list[StrippedNonemptyString]
     global_action_guidelines: list[StrippedNonemptyString]

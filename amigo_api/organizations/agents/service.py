@@ -230,7 +230,8 @@ async def create_state_machine_version(org: OrgDb, principal: Principal, machine
     return await _insert_version(org, principal, STATE_MACHINE, machine_id, number, body.model_dump(mode="json"))
 
 
-_RANGE = re.compile(r"^(\d+)-(\d+)$")
+_NUMBER = re.compile(r"^\d{1,9}$")
+_RANGE = re.compile(r"^(\d{1,9})-(\d{1,9})$")
 
 
 async def _version_filter(versions: VersionRepository, parent_id: str, selector: str | None) -> Document | None:
@@ -240,7 +241,7 @@ async def _version_filter(versions: VersionRepository, parent_id: str, selector:
     if selector == "latest":
         latest = await versions.latest(parent_id)
         return {"version": latest["version"] if latest else 0}
-    if selector.isdigit():
+    if _NUMBER.match(selector):
         return {"version": int(selector)}
     match = _RANGE.match(selector)
     if match is None or int(match[1]) > int(match[2]):
