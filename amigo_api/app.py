@@ -30,13 +30,17 @@ from amigo_api.services import service as services_service
 from amigo_api.settings import Settings, get_settings
 from amigo_api.simulations import router as simulations_router
 from amigo_api.simulations import service as simulations_service
+from amigo_api.tools.repo import router as repo_router
+from amigo_api.tools.repo import service as repo_service
+from amigo_api.tools.repo.git_http import GitBackend
+from amigo_api.tools.repo.storage import RepoStore
 from amigo_api.workflows import worker as temporal
 
 log = structlog.get_logger(__name__)
 KEY_MAINTENANCE_SECONDS = 60
 ROUTERS = [organizations_router.router, agents_router.router, services_router.router, simulations_router.router,
-           admin_router.router]
-INDEX_OWNERS = [organizations_service, agents_service, services_service, simulations_service]
+           admin_router.router, repo_router.router]
+INDEX_OWNERS = [organizations_service, agents_service, services_service, simulations_service, repo_service]
 
 
 async def _maintain_signing_keys(tokens: TokenService) -> None:
@@ -84,6 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.principal_cache = PrincipalCache(settings.principal_cache_seconds)
     app.state.principal_loader = organizations_service.load_principal
     app.state.model_registry = ModelRegistry.load(settings.models_file)
+    app.state.repo_store = RepoStore(settings.git_root)
+    app.state.repo_store.install_hooks()
+    app.state.git_backend = GitBackend(app.state.repo_store, settings.git_protected_branches)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     smtp_sender: str = "no-reply@amigo.local"
 
     models_file: str | None = None
+
+    # Per-organization bare git repositories of tools, served by `git http-backend`.
+    git_root: str = ".amigo/git"
+    # Branches that refuse force pushes and deletion through the git endpoint.
+    git_protected_branches: list[str] = Field(default_factory=lambda: ["main"])
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -2,6 +2,7 @@
 make organizations and signed-in users."""
 
 import secrets
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ def secret_key() -> str:
 def make_settings(mongo_uri: str, secret_key: str, **overrides: object) -> Settings:
     values: dict[str, object] = {"mongo_uri": mongo_uri, "secret_key": secret_key, "log_json": True,
                                  "log_level": "WARNING", "maintenance_poll_seconds": 0.5,
-                                 "rate_limit_scale": 10.0}
+                                 "rate_limit_scale": 10.0, "git_root": tempfile.mkdtemp(prefix="amigo-git-")}
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

@@ -1,0 +1,1 @@
+"""The organization's git repository of tools: git over HTTP with Amigo credentials, and read endpoints."""

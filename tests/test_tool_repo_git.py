@@ -1,0 +1,106 @@
+"""Stock `git` against a live server: clone, commit, push, fetch, branches, tags, protected `main`, refusals;
+then the results read back through the JSON endpoints."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from amigo_api.settings import Settings
+from tests.conftest import Caller
+from tests.gitcli import commit_all, git, remote_url
+from tests.live import live_api
+
+
+@pytest.fixture(scope="module")
+def live_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with live_api(settings, tmp_path_factory.mktemp("logs"), "api-git", AMIGO_RATE_LIMIT_SCALE="10") as url:
+        yield url
+
+
+def _populate(work: Path) -> None:
+    (work / "tools" / "hello").mkdir(parents=True)
+    (work / "README.md").write_text("# Tools\n")
+    (work / "tools" / "hello" / "main.py").write_text("print('hello')\n")
+    (work / "logo.bin").write_bytes(bytes(range(256)) * 64)
+    os.symlink("tools/hello/main.py", work / "entry.py")
+    os.symlink("../../etc/passwd", work / "escape")
+
+
+async def test_git_round_trip_with_protected_main(live_url: str, admin: Caller, client: httpx.AsyncClient,
+                                                 tmp_path: Path) -> None:
+    remote = remote_url(live_url, admin)
+    work = tmp_path / "work"
+    cloned = git(tmp_path, "clone", remote, str(work))
+    assert "empty repository" in cloned.stderr
+    _populate(work)
+    first = commit_all(work, "Add the first tool")
+    git(work, "push", "-q", "origin", "main")
+
+    repo = f"/v1/{admin.org_id}/tool/repo"
+    branch = (await client.get(f"{repo}/branches/main", headers=admin.headers)).json()
+    assert branch["sha"] == first and branch["message"] == "Add the first tool\n"
+    assert branch["committer"] == {"org_id": admin.org_id, "user_id": admin.user_id}
+
+    git(work, "checkout", "-q", "-b", "feature/x")
+    (work / "tools" / "hello" / "main.py").write_text("print('hello, world')\n")
+    feature = commit_all(work, "Greet the world")
+    git(work, "push", "-q", "origin", "feature/x")
+    git(work, "tag", "v1", first)
+    git(work, "push", "-q", "origin", "--tags")
+
+    other = tmp_path / "other"
+    git(tmp_path, "-c", "protocol.version=0", "clone", "-q", remote, str(other))
+    assert (other / "logo.bin").read_bytes() == bytes(range(256)) * 64
+    assert git(other, "ls-remote", "--tags", "origin").stdout.split()[0] == first
+    git(work, "checkout", "-q", "main")
+    (work / "CHANGELOG").write_text("v2\n")
+    second = commit_all(work, "Changelog")
+    git(work, "push", "-q", "origin", "main")
+    git(other, "-c", "protocol.version=2", "fetch", "-q", "origin")
+    assert git(other, "rev-parse", "origin/main").stdout.strip() == second
+    assert git(other, "rev-parse", "origin/feature/x").stdout.strip() == feature
+
+    git(work, "reset", "-q", "--hard", first)
+    forced = git(work, "push", "-f", "origin", "main", check=False)
+    assert forced.returncode != 0 and "protected" in forced.stderr
+    deleted = git(work, "push", "origin", ":main", check=False)
+    assert deleted.returncode != 0 and "protected" in deleted.stderr
+    git(work, "push", "-q", "-f", "origin", f"{first}:refs/heads/feature/x")  # other branches may be rewritten
+    assert (await client.get(f"{repo}/branches/main", headers=admin.headers)).json()["sha"] == second
+    rewritten = (await client.get(f"{repo}/branches/feature/x", headers=admin.headers)).json()
+    assert rewritten["sha"] == first and rewritten["committer"]["user_id"] == admin.user_id
+
+
+async def test_credentials_and_permissions_on_the_git_endpoint(
+        live_url: str, admin: Caller, make_caller, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    info_refs = f"{live_url}/v1/{admin.org_id}/tool/git/info/refs?service=git-upload-pack"
+    async with httpx.AsyncClient() as http:
+        anonymous = await http.get(info_refs)
+        assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Basic ")
+        wrong_password = await http.get(info_refs, auth=(f"{admin.org_id}_{admin.user_id}", "not-a-token"))
+        assert wrong_password.status_code == 401
+        other_name = await http.get(info_refs, auth=(f"{admin.org_id}_someone", admin.token))
+        assert other_name.status_code == 401
+        ok = await http.get(info_refs, auth=(f"{admin.org_id}_{admin.user_id}", admin.token))
+        assert ok.status_code == 200 and ok.headers["content-type"] == "application/x-git-upload-pack-advertisement"
+        assert (await http.get(f"{live_url}/v1/{admin.org_id}/tool/git/config",
+                               auth=(f"{admin.org_id}_{admin.user_id}", admin.token))).status_code == 404
+
+    outsider: Caller = await make_caller(f"other{uuid.uuid4().hex[:10]}")
+    refused = git(tmp_path, "clone", remote_url(live_url, outsider, admin.org_id), str(tmp_path / "x"), check=False)
+    assert refused.returncode != 0 and "403" in refused.stderr
+    assert git(tmp_path, "clone", "http://" + live_url.removeprefix("http://") + f"/v1/{admin.org_id}/tool/git/",
+               str(tmp_path / "y"), check=False).returncode != 0
+
+    user: Caller = await make_caller(admin.org_id, "DefaultUserRole")
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", remote_url(live_url, admin), str(work))
+    (work / "a.txt").write_text("a\n")
+    commit_all(work, "a")
+    git(work, "remote", "set-url", "origin", remote_url(live_url, user))
+    pushed = git(work, "push", "origin", "main", check=False)
+    assert pushed.returncode != 0 and "403" in pushed.stderr
