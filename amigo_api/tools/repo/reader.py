@@ -153,7 +153,7 @@ def touches(commit: pygit2.Commit, path: str) -> bool:
 
 
 def history(repo: pygit2.Repository, commit: pygit2.Commit) -> Iterator[pygit2.Commit]:
-    yield from repo.walk(commit.id, SortMode.TIME)
+    yield from repo.walk(commit.id, SortMode.TOPOLOGICAL | SortMode.TIME)
 
 
 def last_commits(repo: pygit2.Repository, commit: pygit2.Commit, paths: list[str]) -> dict[str, pygit2.Commit]:
