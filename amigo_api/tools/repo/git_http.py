@@ -26,8 +26,11 @@ CHUNK = 64 * 1024
 # The smart protocol's endpoints, plus what the dumb protocol asks for.
 _GIT_PATH = re.compile(r"^(HEAD|info/refs|git-upload-pack|git-receive-pack|objects/info/[a-z-]+|"
                        r"objects/[0-9a-f]{2}/[0-9a-f]{38}|objects/pack/pack-[0-9a-f]{40}\.(pack|idx))$")
-_FORWARDED_HEADERS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH",
-                      "content-encoding": "HTTP_CONTENT_ENCODING", "git-protocol": "GIT_PROTOCOL"}
+# CONTENT_LENGTH is deliberately not passed: without it http-backend reads the body to EOF, so a client that
+# disconnects mid-body makes git fail at once; with it, git 2.39 spins on a short body instead of failing.
+# The HTTP server already holds the body to its declared length.
+_FORWARDED_HEADERS = {"content-type": "CONTENT_TYPE", "content-encoding": "HTTP_CONTENT_ENCODING",
+                      "git-protocol": "GIT_PROTOCOL"}
 
 
 @dataclass(frozen=True)
