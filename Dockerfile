@@ -4,7 +4,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY amigo_api ./amigo_api
 RUN pip install --no-cache-dir .
-RUN useradd --create-home amigo
+RUN useradd --create-home amigo && mkdir -p /data/git && chown amigo /data/git
 USER amigo
 EXPOSE 8000
 CMD ["amigo-api", "serve", "--host", "0.0.0.0", "--port", "8000"]

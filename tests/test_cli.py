@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 
 from amigo_api.settings import Settings
+from tests.conftest import Caller
+from tests.gitcli import git, remote_url
 
 
 def test_bootstrap_prints_working_credentials(settings: Settings) -> None:
@@ -49,6 +51,14 @@ def _sign_in_and_list_users(stack: dict[str, str]) -> int:
     return len(users.json()["users"])
 
 
+def _git_ls_remote(stack: dict[str, str], cwd: Path) -> None:
+    token = httpx.post(f"{stack['api_url']}/v1/{stack['org_id']}/user/signin_with_api_key", headers={
+        "x-api-key": stack["api_key"], "x-api-key-id": stack["api_key_id"], "x-user-id": stack["user_id"]}
+    ).json()["id_token"]
+    caller = Caller(stack["org_id"], stack["user_id"], stack["api_key_id"], stack["api_key"], token)
+    git(cwd, "ls-remote", remote_url(stack["api_url"], caller))
+
+
 def _stop(process: subprocess.Popen[str]) -> str:
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=60)
@@ -66,9 +76,11 @@ def test_dev_starts_everything_and_keeps_data_and_credentials_across_restarts(tm
         ready = httpx.get(f"{stack['api_url']}/readyz", timeout=30).json()
         assert ready["checks"] == {"mongo:default": True, "temporal": True, "worker": True, "workflow_probe": True}
         users_before = _sign_in_and_list_users(stack)
+        _git_ls_remote(stack, tmp_path)
+        assert (tmp_path / "git" / "demo.git" / "HEAD").exists()
     finally:
         output = _stop(process)
-    assert "curl" in output and "signin_with_api_key" in output
+    assert "curl" in output and "signin_with_api_key" in output and "tool/git/" in output
     assert not httpx_up(stack["api_url"])
     first_write = stack_file.stat().st_mtime
     process = _start_dev(tmp_path)

@@ -104,3 +104,18 @@ async def test_credentials_and_permissions_on_the_git_endpoint(
     git(work, "remote", "set-url", "origin", remote_url(live_url, user))
     pushed = git(work, "push", "origin", "main", check=False)
     assert pushed.returncode != 0 and "403" in pushed.stderr
+
+
+async def test_protected_branches_are_a_setting(settings: Settings, admin: Caller, tmp_path: Path) -> None:
+    with live_api(settings, tmp_path, "api-release-protected", AMIGO_GIT_PROTECTED_BRANCHES='["release"]') as url:
+        work = tmp_path / "work"
+        git(tmp_path, "clone", "-q", remote_url(url, admin), str(work))
+        (work / "a.txt").write_text("a\n")
+        first = commit_all(work, "a")
+        (work / "b.txt").write_text("b\n")
+        commit_all(work, "b")
+        git(work, "push", "-q", "origin", "main", "main:release")
+        git(work, "reset", "-q", "--hard", first)
+        git(work, "push", "-q", "-f", "origin", "main")  # main is not protected under this setting
+        refused = git(work, "push", "-f", "origin", "main:release", check=False)
+        assert refused.returncode != 0 and "protected" in refused.stderr

@@ -55,7 +55,9 @@ def _curl_example(stack: dict[str, Any]) -> str:
         f"  -H 'x-api-key: {stack['api_key']}' -H 'x-api-key-id: {stack['api_key_id']}' "
         f"-H 'x-user-id: {stack['user_id']}' \\\n"
         "  | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"id_token\"])')\n"
-        f"curl -s {stack['api_url']}/v1/{stack['org_id']}/user/ -H \"Authorization: Bearer $TOKEN\""
+        f"curl -s {stack['api_url']}/v1/{stack['org_id']}/user/ -H \"Authorization: Bearer $TOKEN\"\n"
+        f"git clone http://{stack['org_id']}_{stack['user_id']}:$TOKEN@"
+        f"{stack['api_url'].removeprefix('http://')}/v1/{stack['org_id']}/tool/git/ tools"
     )
 
 
