@@ -43,9 +43,9 @@ def open_repository(path: Path) -> pygit2.Repository:
 
 
 def resolve_commit(repo: pygit2.Repository, ref: str) -> pygit2.Commit:
-    """A branch name or a (possibly abbreviated) commit SHA."""
-    branch = repo.references.get(f"refs/heads/{ref}") if not ref.startswith("-") else None
+    """A branch name or a (possibly abbreviated) commit SHA; anything else is 404."""
     try:
+        branch = repo.references.get(f"refs/heads/{ref}")
         if branch is not None:
             return branch.peel(pygit2.Commit)
         if _SHA.match(ref):
@@ -53,6 +53,13 @@ def resolve_commit(repo: pygit2.Repository, ref: str) -> pygit2.Commit:
     except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
         pass
     raise NotFound(f"The ref {ref!r} does not exist.", error_code="ref_not_found")
+
+
+def has_branch(repo: pygit2.Repository, name: str) -> bool:
+    try:
+        return repo.references.get(f"refs/heads/{name}") is not None
+    except (ValueError, pygit2.InvalidSpecError):
+        return False
 
 
 def split_path(path: str) -> list[str]:

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/{organization}/tool", tags=["Tool"])
 
 Store = Annotated[RepoStore, Depends(service.get_store)]
 Backend = Annotated[GitBackend, Depends(service.get_git_backend)]
-Ref = Annotated[str, Query(min_length=1, description="The name of a branch or a commit SHA to view.")]
+Ref = Annotated[str, Query(min_length=1, max_length=255, description="The name of a branch or a commit SHA to view.")]
 Page = Annotated[int, Query(ge=1, le=1_000_000, description="The 1-based page to return.")]
 GIT_LIMIT = 600
 NOT_FOUND = "The specified organization, file, or ref is not found."

@@ -135,7 +135,7 @@ def _branch_summary(repo: pygit2.Repository, name: str) -> dict[str, Any]:
 
 async def get_branch(org: OrgDb, store: RepoStore, name: str) -> s.BranchResponse:
     def work(repo: pygit2.Repository) -> dict[str, Any]:
-        if name not in repo.branches.local:
+        if not reader.has_branch(repo, name):
             raise NotFound(f"The branch {name!r} does not exist.", error_code="branch_not_found")
         return _branch_summary(repo, name)
 
