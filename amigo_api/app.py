@@ -11,9 +11,14 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from amigo_api import __version__
+from amigo_api.admin import prompt_logs
 from amigo_api.admin import router as admin_router
+from amigo_api.admin import service as admin_service
+from amigo_api.admin.repository import PromptLogRepository
 from amigo_api.admin.service import ModelRegistry
+from amigo_api.admin.sql_engine import SnapshotCache
 from amigo_api.core.auth import PrincipalCache
+from amigo_api.core.blobs import BlobStore
 from amigo_api.core.crypto import SecretBox
 from amigo_api.core.db import Clusters
 from amigo_api.core.errors import install_error_handlers
@@ -40,16 +45,26 @@ log = structlog.get_logger(__name__)
 KEY_MAINTENANCE_SECONDS = 60
 ROUTERS = [organizations_router.router, agents_router.router, services_router.router, simulations_router.router,
            admin_router.router, repo_router.router]
-INDEX_OWNERS = [organizations_service, agents_service, services_service, simulations_service, repo_service]
+INDEX_OWNERS = [organizations_service, agents_service, services_service, simulations_service, repo_service,
+                admin_service]
 
 
-async def _maintain_signing_keys(tokens: TokenService) -> None:
+async def _maintain(app: FastAPI) -> None:
+    """Periodic upkeep: signing-key rotation, and removing prompt-log bodies past their retention."""
+    settings: Settings = app.state.settings
     while True:
         await asyncio.sleep(KEY_MAINTENANCE_SECONDS)
         try:
-            await tokens.maintain()
+            await app.state.tokens.maintain()
         except Exception as exc:  # keep serving with the keys already loaded
             log.warning("signing_key_maintenance_failed", error=str(exc))
+        try:
+            removed = await asyncio.to_thread(prompt_logs.sweep_expired_bodies, app.state.blobs,
+                                              settings.prompt_log_retention_days)
+            if removed:
+                log.info("prompt_log_bodies_removed", days=removed)
+        except OSError as exc:
+            log.warning("prompt_log_sweep_failed", error=str(exc))
 
 
 @contextlib.asynccontextmanager
@@ -60,6 +75,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     for name in clusters.uris:
         for owner in INDEX_OWNERS:
             await owner.ensure_indexes(clusters.database(name))
+        await PromptLogRepository.ensure_retention(clusters.database(name),
+                                                   settings.prompt_log_retention_days * 24 * 3600)
     app.state.tokens = TokenService(settings, clusters.infra)
     await app.state.tokens.start()
     app.state.maintenance = MaintenanceSwitch(clusters.infra, settings.maintenance_poll_seconds)
@@ -67,7 +84,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.temporal = None
     if settings.temporal_required:
         app.state.temporal = await temporal.connect(settings)
-    key_task = asyncio.create_task(_maintain_signing_keys(app.state.tokens))
+    key_task = asyncio.create_task(_maintain(app))
     log.info("api_started", version=__version__, clusters=sorted(clusters.uris))
     try:
         yield
@@ -91,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.repo_store = RepoStore(settings.git_root)
     app.state.repo_store.install_hooks()
     app.state.git_backend = GitBackend(app.state.repo_store, settings.git_protected_branches)
+    app.state.blobs = BlobStore(settings.blob_root)
+    app.state.sql_snapshots = SnapshotCache(settings)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -42,6 +42,20 @@ class Settings(BaseSettings):
 
     models_file: str | None = None
 
+    # Large bodies (prompt logs, SQL results) live in the blob store: a directory by default.
+    blob_root: str = ".amigo/blobs"
+    prompt_log_retention_days: int = 30
+
+    # Read-only SQL over an organization's data (DuckDB).
+    sql_enabled: bool = True
+    sql_timeout_seconds: float = 30.0
+    sql_async_timeout_seconds: float = 900.0
+    sql_memory_limit: str = "1GB"
+    sql_threads: int = 2
+    sql_result_url_seconds: int = 3600
+    # A cached snapshot is rebuilt after this long even without counted writes (TTL deletions are not counted).
+    sql_snapshot_max_age_seconds: float = 300.0
+
     # Per-organization bare git repositories of tools, served by `git http-backend`.
     git_root: str = ".amigo/git"
     # Branches that refuse force pushes and deletion through the git endpoint.

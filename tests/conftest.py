@@ -31,7 +31,8 @@ def secret_key() -> str:
 def make_settings(mongo_uri: str, secret_key: str, **overrides: object) -> Settings:
     values: dict[str, object] = {"mongo_uri": mongo_uri, "secret_key": secret_key, "log_json": True,
                                  "log_level": "WARNING", "maintenance_poll_seconds": 0.5,
-                                 "rate_limit_scale": 10.0, "git_root": tempfile.mkdtemp(prefix="amigo-git-")}
+                                 "rate_limit_scale": 10.0, "git_root": tempfile.mkdtemp(prefix="amigo-git-"),
+                                 "blob_root": tempfile.mkdtemp(prefix="amigo-blobs-")}
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

@@ -24,7 +24,8 @@ def start_api(settings: Settings, log_dir: Path, name: str, **env: str) -> tuple
     child = ChildProcess(name, [sys.executable, "-m", "amigo_api", "serve", "--port", str(port)],
                          log_dir / f"{name}.log", {"AMIGO_MONGO_URI": settings.mongo_uri,
                                                    "AMIGO_SECRET_KEY": settings.secret_key,
-                                                   "AMIGO_GIT_ROOT": settings.git_root, **env})
+                                                   "AMIGO_GIT_ROOT": settings.git_root,
+                                                   "AMIGO_BLOB_ROOT": settings.blob_root, **env})
     child.start()
     url = f"http://127.0.0.1:{port}"
     try:

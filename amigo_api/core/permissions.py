@@ -48,7 +48,7 @@ class PermissionGrant(BaseModel):
 
 
 PERMISSIONS: tuple[str, ...] = (
-    "Admin:GetModels",
+    "Admin:GetModels", "Admin:WritePromptLog",
     "Conversation:CreateConversation", "Conversation:FinishConversation", "Conversation:GetConversation",
     "Conversation:GetInteractionInsights", "Conversation:GetMessage", "Conversation:GetRecommendedResponses",
     "Conversation:InteractWithConversation", "Conversation:ModifyConversation",

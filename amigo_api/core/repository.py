@@ -6,8 +6,10 @@ from typing import Any, ClassVar
 from pymongo import IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
 from amigo_api.core.db import Document, OrgDb
+from amigo_api.core.sql_tables import DATA_VERSIONS, data_version_id, exposed_collections
 
 Sort = Sequence[tuple[str, int]]
 
@@ -56,28 +58,45 @@ class OrgRepository:
     async def insert_one(self, doc: Document) -> Document:
         doc = {**doc, "org_id": self.org.org_id}
         await self.collection.insert_one(doc, session=self.session)
+        await self._changed(1)
         return doc
 
     async def insert_many(self, docs: list[Document]) -> None:
         if docs:
             await self.collection.insert_many([{**d, "org_id": self.org.org_id} for d in docs],
                                               session=self.session)
+            await self._changed(len(docs))
 
     async def update_one(self, query: Document, update: Document) -> bool:
         result = await self.collection.update_one(self.scoped(query), update, session=self.session)
+        await self._changed(result.modified_count)
         return result.matched_count > 0
 
     async def update_many(self, query: Document, update: Document) -> int:
         result = await self.collection.update_many(self.scoped(query), update, session=self.session)
+        await self._changed(result.modified_count)
         return result.modified_count
 
     async def delete_one(self, query: Document) -> bool:
         result = await self.collection.delete_one(self.scoped(query), session=self.session)
+        await self._changed(result.deleted_count)
         return result.deleted_count > 0
 
     async def delete_many(self, query: Document) -> int:
         result = await self.collection.delete_many(self.scoped(query), session=self.session)
+        await self._changed(result.deleted_count)
         return result.deleted_count
+
+    async def _changed(self, count: int) -> None:
+        """Count writes to collections the SQL endpoint exposes, so its cached snapshots know when to refresh."""
+        if count == 0 or self.collection_name not in exposed_collections():
+            return
+        versions = self.org.db[DATA_VERSIONS]
+        key = {"_id": data_version_id(self.org.org_id, self.collection_name)}
+        try:
+            await versions.update_one(key, {"$inc": {"version": 1}}, upsert=True, session=self.session)
+        except DuplicateKeyError:  # a concurrent first write created it; count again on the existing document
+            await versions.update_one(key, {"$inc": {"version": 1}}, session=self.session)
 
     @classmethod
     async def ensure_indexes(cls, db: Any) -> None:

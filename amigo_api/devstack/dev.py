@@ -83,7 +83,7 @@ def run_dev(host: str, port: int | None, data_dir: Path, console: Console) -> in
         console.print(f"[green]✓[/] Temporal at {temporal_address}")
         env = {"AMIGO_MONGO_URI": mongo_uri, "AMIGO_TEMPORAL_ADDRESS": temporal_address,
                "AMIGO_SECRET_KEY": _secret_key(data_dir), "AMIGO_TEMPORAL_REQUIRED": "true",
-               "AMIGO_GIT_ROOT": str(data_dir / "git")}
+               "AMIGO_GIT_ROOT": str(data_dir / "git"), "AMIGO_BLOB_ROOT": str(data_dir / "blobs")}
         settings = Settings(mongo_uri=mongo_uri, temporal_address=temporal_address, secret_key=env["AMIGO_SECRET_KEY"])
         with console.status("creating organization credentials"):
             credentials = _credentials(settings, data_dir)

@@ -19,7 +19,7 @@ def _all_of(*resources: str) -> list[str]:
 
 
 _ADMIN = _USER + _all_of("Metric", "DynamicBehaviorInstruction", "Simulation", "Tool") + [
-    "Admin:GetModels",
+    "Admin:GetModels", "Admin:WritePromptLog",
     "Conversation:GetInteractionInsights", "Conversation:ModifyConversation",
     "Organization:CreateAgent", "Organization:CreateAgentVersion", "Organization:DeleteAgent",
     "Organization:GetAgent", "Organization:CreateServiceHierarchicalStateMachine",

@@ -34,6 +34,7 @@ from amigo_api.core.pagination import (
 from amigo_api.core.permissions import KNOWN_PERMISSIONS, PermissionGrant, outranks, role_covers
 from amigo_api.core.schemas import duration_within
 from amigo_api.core.security import TokenService
+from amigo_api.core.sql_tables import SqlTable, register_table
 from amigo_api.organizations import defaults, mailer
 from amigo_api.organizations import schemas as s
 from amigo_api.organizations.repository import (
@@ -239,6 +240,11 @@ def _require_outranks(principal: Principal, role: Document, action: str) -> None
     if not principal.outranks(_grants(role)):
         raise PermissionDenied(f"{action} needs greater privileges than role {role['name']!r}.",
                                error_code="insufficient_role")
+
+
+async def require_outranks_role(org: OrgDb, principal: Principal, role_name: str, action: str) -> None:
+    """403 unless the caller has greater privileges than the named role."""
+    _require_outranks(principal, await _active_role(org, role_name), action)
 
 
 # API keys and sign-in -------------------------------------------------------------------------------
@@ -519,3 +525,13 @@ async def list_temporary_grants(org: OrgDb, principal: Principal, *, ids: list[s
     return s.GetTemporaryPermissionGrantsResponse(
         temporary_permission_grants=grants, has_more=has_more,
         continuation_token=next_token(continuation_token, len(docs), has_more))
+
+
+register_table(SqlTable("users", UserRepository.collection_name, {
+    "user_id": "_id", "first_name": "first_name", "last_name": "last_name", "email": "email", "role_id": "role_id",
+    "status": "status", "preferences": "preferences", "nonsensitive_variables": "nonsensitive_variables",
+    "user_stats": "user_stats", "created_at": "created_at", "updated_at": "updated_at"}))
+register_table(SqlTable("roles", RoleRepository.collection_name, {
+    "role_id": "_id", "name": "name", "description": "description", "frontend_view": "frontend_view",
+    "permission_grants": "permission_grants", "is_active": "is_active", "expires_at": "expires_at",
+    "created_at": "created_at", "updated_at": "updated_at"}))

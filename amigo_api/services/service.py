@@ -14,6 +14,7 @@ from amigo_api.core.errors import Conflict, InvalidRequest, NotFound
 from amigo_api.core.ids import new_id
 from amigo_api.core.pagination import and_all, next_token, parse_sort, tag_filters, tags_to_list, tags_to_strings
 from amigo_api.core.references import UsageCheck, register_usage, usage_reason
+from amigo_api.core.sql_tables import SqlTable, register_table
 from amigo_api.organizations.agents.service import AGENT, STATE_MACHINE, DefinitionKind, claim_for_use, has_version
 from amigo_api.services import schemas as s
 from amigo_api.services.repository import ServiceRepository
@@ -276,3 +277,10 @@ def _active_services_using(field: str, label: str) -> UsageCheck:
 register_usage(AGENT.label, _active_services_using("agent_id", AGENT.label))
 register_usage(STATE_MACHINE.label, _active_services_using("service_hierarchical_state_machine_id",
                                                            STATE_MACHINE.label))
+
+
+register_table(SqlTable("services", ServiceRepository.collection_name, {
+    "service_id": "_id", "name": "name", "description": "description", "is_active": "is_active",
+    "agent_id": "agent_id", "service_hierarchical_state_machine_id": "service_hierarchical_state_machine_id",
+    "version_sets": "version_sets", "tags": "tags", "keyterms": "keyterms", "creator": "creator",
+    "updated_by": "updated_by", "created_at": "created_at", "updated_at": "updated_at"}))

@@ -15,6 +15,7 @@ from amigo_api.core.errors import Conflict, InvalidRequest, NotFound
 from amigo_api.core.ids import new_id
 from amigo_api.core.pagination import and_all, next_token, parse_sort, tag_filters, tags_to_list, tags_to_strings
 from amigo_api.core.references import register_usage, usage_reason
+from amigo_api.core.sql_tables import SqlTable, register_table
 from amigo_api.services.service import SERVICE_USAGE, VERSION_SET_USAGE, claim_version_set
 from amigo_api.simulations import schemas as s
 from amigo_api.simulations.repository import SimulationUnitTestRepository
@@ -133,3 +134,11 @@ async def _version_set_in_use(org: OrgDb, session: AsyncClientSession | None, ke
 
 register_usage(SERVICE_USAGE, _service_in_use)
 register_usage(VERSION_SET_USAGE, _version_set_in_use)
+
+
+register_table(SqlTable("simulation_unit_tests", SimulationUnitTestRepository.collection_name, {
+    "simulation_unit_test_id": "_id", "name": "name", "description": "description", "service_id": "service_id",
+    "service_version_set_name": "service_version_set_name", "persona_id": "persona_id",
+    "scenario_id": "scenario_id", "max_interactions": "max_interactions",
+    "success_criterions": "success_criterions", "is_deleted": "is_deleted", "tags": "tags", "creator": "creator",
+    "created_at": "created_at", "updated_at": "updated_at"}))

@@ -3,7 +3,9 @@
 import asyncio
 import signal
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from temporalio.api.enums.v1 import TaskQueueType
@@ -12,12 +14,14 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from amigo_api.admin.sql_activities import mark_sql_query_failed, run_sql_query
+from amigo_api.admin.sql_workflow import SqlQueryWorkflow
 from amigo_api.settings import Settings
 from amigo_api.workflows.probe import ProbeWorkflow, probe_activity
 
 log = structlog.get_logger(__name__)
-WORKFLOWS = [ProbeWorkflow]
-ACTIVITIES = [probe_activity]
+WORKFLOWS = [ProbeWorkflow, SqlQueryWorkflow]
+ACTIVITIES: list[Callable[..., Any]] = [probe_activity, run_sql_query, mark_sql_query_failed]
 
 
 async def connect(settings: Settings) -> Client:

@@ -14,6 +14,7 @@ from amigo_api.core.errors import Conflict, InvalidRequest, NotFound
 from amigo_api.core.ids import new_id
 from amigo_api.core.pagination import QueryValidationError, and_all, next_token, parse_sort
 from amigo_api.core.references import usage_reason
+from amigo_api.core.sql_tables import SqlTable, register_table
 from amigo_api.organizations.agents import schemas as s
 from amigo_api.organizations.agents.graph import validate_graph
 from amigo_api.organizations.agents.repository import (
@@ -259,3 +260,21 @@ async def list_versions(org: OrgDb, principal: Principal, kind: DefinitionKind, 
     query = and_all({kind.id_attribute: parent_id}, await _version_filter(versions, parent_id, version))
     docs, has_more = await versions.find_page(query, sort=sort, skip=continuation_token, limit=limit)
     return [_instance(d) for d in docs], has_more, next_token(continuation_token, len(docs), has_more)
+
+
+_DEFINITION_COLUMNS = {"name": "name", "deprecated": "deprecated", "latest_version": "latest_version",
+                       "creator": "creator", "created_at": "created_at", "updated_at": "updated_at"}
+_VERSION_COLUMNS = {"version": "version", "creator": "creator", "created_at": "created_at"}
+register_table(SqlTable("agents", AgentRepository.collection_name, {"agent_id": "_id", **_DEFINITION_COLUMNS}))
+register_table(SqlTable("agent_versions", AgentVersionRepository.collection_name, {
+    "agent_version_id": "_id", "agent_id": "agent_id", **_VERSION_COLUMNS, "initials": "initials",
+    "identity": "identity", "background": "background", "behaviors": "behaviors",
+    "communication_patterns": "communication_patterns", "voice_config": "voice_config"}))
+register_table(SqlTable("service_hierarchical_state_machines", StateMachineRepository.collection_name, {
+    "service_hierarchical_state_machine_id": "_id", **_DEFINITION_COLUMNS}))
+register_table(SqlTable("service_hierarchical_state_machine_versions", StateMachineVersionRepository.collection_name, {
+    "state_machine_version_id": "_id",
+    "service_hierarchical_state_machine_id": "service_hierarchical_state_machine_id", **_VERSION_COLUMNS,
+    "description": "description", "states": "states", "new_user_initial_state": "new_user_initial_state",
+    "returning_user_initial_state": "returning_user_initial_state", "terminal_state": "terminal_state",
+    "references": "references"}))

@@ -1,0 +1,256 @@
+"""Running a checked query: the organization's tables as cached Arrow snapshots, copied into a fresh in-memory
+DuckDB database that is then sealed (no external access, no extensions, configuration locked, memory and thread
+limits) before the query runs.
+
+Snapshots are cached per process and reused while the collection's write count (`data_versions`, bumped by
+every repository write) is unchanged and the snapshot is younger than `sql_snapshot_max_age_seconds`."""
+
+import asyncio
+import base64
+import csv
+import datetime as dt
+import decimal
+import io
+import json
+import math
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from bson import Decimal128, ObjectId
+
+from amigo_api.core.db import Document, OrgDb
+from amigo_api.core.errors import AmigoError, InvalidRequest
+from amigo_api.core.sql_tables import DATA_VERSIONS, SqlTable, data_version_id, tables
+from amigo_api.settings import Settings
+
+FETCH_BATCH = 10_000
+CACHED_ORGANIZATIONS = 16
+
+
+class QueryTimedOut(AmigoError):
+    status_code = 408
+    error_code = "sql_query_timeout"
+    detail = "The supplied query cannot be executed within the time limit."
+
+
+class QueryFailed(InvalidRequest):
+    error_code = "sql_query_failed"
+
+
+# Documents -> Arrow ---------------------------------------------------------------------------------
+
+def _arrow_safe(value: Any) -> Any:
+    """BSON values as Arrow can type them; empty objects become null (DuckDB has no empty struct)."""
+    if isinstance(value, dict):
+        converted = {str(k): _arrow_safe(v) for k, v in value.items()}
+        return converted or None
+    if isinstance(value, list | tuple):
+        return [_arrow_safe(v) for v in value]
+    if isinstance(value, ObjectId):
+        return str(value)
+    if isinstance(value, Decimal128):
+        return float(value.to_decimal())
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _field(doc: Document, path: str) -> Any:
+    value: Any = doc
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _column(values: list[Any]) -> pa.Array:
+    try:
+        array = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        # Mixed shapes in one field: keep every value, as JSON text.
+        array = pa.array([None if v is None else json.dumps(v, default=str) for v in values], type=pa.string())
+    return array.cast(pa.string()) if pa.types.is_null(array.type) else array
+
+
+def to_arrow(table: SqlTable, docs: list[Document]) -> pa.Table:
+    return pa.table({column: _column([_arrow_safe(_field(d, path)) for d in docs])
+                     for column, path in table.columns.items()})
+
+
+@dataclass
+class _Snapshot:
+    version: int
+    taken_at: float
+    data: pa.Table
+
+
+class SnapshotCache:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._orgs: OrderedDict[str, dict[str, _Snapshot]] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def tables(self, org: OrgDb, names: set[str]) -> dict[str, pa.Table]:
+        """Current snapshots of the named tables, reloading only those whose collection changed."""
+        wanted = [t for t in tables() if t.name in names]
+        async with self._locks.setdefault(org.org_id, asyncio.Lock()):
+            versions = await self._versions(org, wanted)
+            cached = self._orgs.setdefault(org.org_id, {})
+            self._orgs.move_to_end(org.org_id)
+            while len(self._orgs) > CACHED_ORGANIZATIONS:
+                self._orgs.popitem(last=False)
+            for table in wanted:
+                snapshot = cached.get(table.name)
+                fresh = snapshot is not None and snapshot.version == versions[table.collection] and \
+                    time.monotonic() - snapshot.taken_at < self.settings.sql_snapshot_max_age_seconds
+                if not fresh:
+                    cached[table.name] = _Snapshot(versions[table.collection], time.monotonic(),
+                                                   await self._load(org, table))
+            return {t.name: cached[t.name].data for t in wanted}
+
+    async def _versions(self, org: OrgDb, wanted: list[SqlTable]) -> dict[str, int]:
+        ids = {data_version_id(org.org_id, t.collection): t.collection for t in wanted}
+        found = {ids[d["_id"]]: int(d["version"])
+                 async for d in org.db[DATA_VERSIONS].find({"_id": {"$in": list(ids)}})}
+        return {t.collection: found.get(t.collection, 0) for t in wanted}
+
+    async def _load(self, org: OrgDb, table: SqlTable) -> pa.Table:
+        query = {"org_id": org.org_id, **(table.scope(self.settings) if table.scope else {})}
+        projection = {path.split(".")[0]: 1 for path in table.columns.values()}
+        docs = await org.db[table.collection].find(query, projection, batch_size=FETCH_BATCH).to_list()
+        return await asyncio.to_thread(to_arrow, table, docs)
+
+    def forget(self, org_id: str) -> None:
+        self._orgs.pop(org_id, None)
+
+
+def table_columns(table: pa.Table) -> list[tuple[str, str]]:
+    """(column, DuckDB type) of a snapshot, as DuckDB sees it."""
+    with duckdb.connect(":memory:") as con:
+        con.register("snapshot", table)
+        return [(name, str(kind)) for name, kind in zip(con.table("snapshot").columns,
+                                                        con.table("snapshot").types, strict=True)]
+
+
+# The sandbox -------------------------------------------------------------------------------------------
+
+def sandbox(settings: Settings, snapshots: dict[str, pa.Table]) -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory database holding copies of these tables and nothing else, then sealed."""
+    con = duckdb.connect(":memory:", config={
+        "threads": settings.sql_threads, "memory_limit": settings.sql_memory_limit,
+        "autoload_known_extensions": False, "autoinstall_known_extensions": False,
+        "allow_community_extensions": False})
+    for name, data in snapshots.items():
+        con.register("__snapshot", data)
+        con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM __snapshot')
+        con.unregister("__snapshot")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+@dataclass
+class QueryResult:
+    columns: list[tuple[str, str]]
+    rows: list[tuple[Any, ...]]
+    truncated: bool
+    elapsed_ms: int
+
+
+def _interrupting(con: duckdb.DuckDBPyConnection, timeout: float) -> threading.Timer:
+    timer = threading.Timer(timeout, con.interrupt)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _duckdb_error(exc: duckdb.Error) -> AmigoError:
+    if isinstance(exc, duckdb.InterruptException):
+        return QueryTimedOut()
+    return QueryFailed(f"The SQL query failed: {str(exc).splitlines()[0]}")
+
+
+def run_query(settings: Settings, snapshots: dict[str, pa.Table], sql: str, max_rows: int,
+              timeout: float) -> QueryResult:
+    """At most `max_rows` rows (`truncated` says whether more existed); interrupted after `timeout` seconds."""
+    started = time.perf_counter()
+    with sandbox(settings, snapshots) as con:
+        timer = _interrupting(con, timeout)
+        try:
+            cursor = con.execute(sql)
+            rows = cursor.fetchmany(max_rows + 1)
+            columns = [(d[0], str(d[1])) for d in cursor.description or []]
+        except duckdb.Error as exc:
+            raise _duckdb_error(exc) from exc
+        finally:
+            timer.cancel()
+    return QueryResult(columns, rows[:max_rows], len(rows) > max_rows,
+                       int((time.perf_counter() - started) * 1000))
+
+
+def run_query_to_csv(settings: Settings, snapshots: dict[str, pa.Table], sql: str, timeout: float,
+                     write: Callable[[Iterator[bytes]], int]) -> int:
+    """Every row as CSV (nested values as JSON), handed to `write` as it is produced; returns the row count."""
+    count = 0
+    with sandbox(settings, snapshots) as con:
+        timer = _interrupting(con, timeout)
+        try:
+            cursor = con.execute(sql)
+            header = [d[0] for d in cursor.description or []]
+
+            def lines() -> Iterator[bytes]:
+                nonlocal count
+                buffer = io.StringIO()
+                writer = csv.writer(buffer)
+                writer.writerow(header)
+                while batch := cursor.fetchmany(FETCH_BATCH):
+                    writer.writerows([[_csv_cell(v) for v in row] for row in batch])
+                    count += len(batch)
+                    yield buffer.getvalue().encode()
+                    buffer.seek(0)
+                    buffer.truncate()
+                yield buffer.getvalue().encode()
+
+            write(lines())
+        except duckdb.Error as exc:
+            raise _duckdb_error(exc) from exc
+        finally:
+            timer.cancel()
+    return count
+
+
+# Results -> JSON ---------------------------------------------------------------------------------------
+
+def json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return float(value) if value.is_finite() else None
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [json_safe(v) for v in value]
+    return str(value)
+
+
+def _csv_cell(value: Any) -> Any:
+    safe = json_safe(value)
+    return json.dumps(safe) if isinstance(safe, dict | list) else safe

@@ -1,0 +1,74 @@
+"""The blob store: large bodies kept outside MongoDB (prompt-log bodies, SQL result files). The embedded default
+is a directory; keys are relative paths made of safe segments, so nothing is written outside the root."""
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import anyio
+
+CHUNK = 256 * 1024
+_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=-]{0,200}$")
+
+
+class BlobStore:
+    def __init__(self, root: str) -> None:
+        self.root = Path(root).resolve()
+
+    def path(self, key: str) -> Path:
+        parts = key.split("/")
+        if not all(_SEGMENT.match(p) and ".." not in p for p in parts):
+            raise ValueError(f"invalid blob key {key!r}")
+        return self.root.joinpath(*parts)
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Atomic: readers see the whole blob or none of it."""
+        self.write_chunks(key, [data])
+
+    def write_chunks(self, key: str, chunks: Iterable[bytes]) -> int:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        size = 0
+        try:
+            with os.fdopen(handle, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                    size += len(chunk)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return size
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.path(key).read_bytes()
+
+    async def read_chunks(self, key: str) -> AsyncIterator[bytes]:
+        async with await anyio.open_file(self.path(key), "rb") as source:
+            while chunk := await source.read(CHUNK):
+                yield chunk
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
+    def delete_tree(self, prefix: str) -> None:
+        shutil.rmtree(self.path(prefix), ignore_errors=True)
+
+    def sweep_days(self, prefix: str, older_than: timedelta, now: datetime) -> list[str]:
+        """Remove `prefix/YYYY-MM-DD` folders older than `older_than`; returns the days removed."""
+        folder = self.path(prefix)
+        if not folder.is_dir():
+            return []
+        cutoff = (now - older_than).date().isoformat()
+        removed = [day.name for day in folder.iterdir() if day.is_dir() and day.name < cutoff]
+        for day in removed:
+            shutil.rmtree(folder / day, ignore_errors=True)
+        return removed
