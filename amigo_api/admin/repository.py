@@ -10,6 +10,8 @@ from amigo_api.core.db import Document
 from amigo_api.core.repository import OrgRepository
 
 PROMPT_LOG_TTL_INDEX = "prompt_log_expiry"
+# Prefix lookups walk this index's key range (a planner could otherwise pick the TTL index and scan).
+KEY_INDEX = "prompt_log_key"
 INDEX_OPTIONS_CONFLICT = 85
 INDEX_KEY_SPECS_CONFLICT = 86
 
@@ -25,7 +27,7 @@ def key_range(prefix: str) -> Document:
 class PromptLogRepository(OrgRepository):
     collection_name = "prompt_logs"
     indexes: ClassVar[list[IndexModel]] = [
-        IndexModel([("org_id", ASCENDING), ("log_key", ASCENDING)], unique=True, name="prompt_log_key"),
+        IndexModel([("org_id", ASCENDING), ("log_key", ASCENDING)], unique=True, name=KEY_INDEX),
     ]
 
     def matching(self, prefix: str, since: datetime) -> Document:
@@ -33,11 +35,12 @@ class PromptLogRepository(OrgRepository):
 
     async def count_matching(self, prefix: str, since: datetime, limit: int) -> int:
         return await self.collection.count_documents(self.scoped(self.matching(prefix, since)), limit=limit,
-                                                     session=self.session)
+                                                     hint=KEY_INDEX, session=self.session)
 
     def cursor(self, prefix: str, since: datetime, batch_size: int) -> Any:
         return self.collection.find(self.scoped(self.matching(prefix, since)), session=self.session,
-                                    batch_size=batch_size).sort([("org_id", ASCENDING), ("log_key", ASCENDING)])
+                                    batch_size=batch_size).sort([("org_id", ASCENDING), ("log_key", ASCENDING)]
+                                                                ).hint(KEY_INDEX)
 
     @classmethod
     async def ensure_retention(cls, db: Any, retention_seconds: int) -> None:
