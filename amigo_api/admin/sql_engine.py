@@ -147,7 +147,8 @@ def sandbox(settings: Settings, snapshots: dict[str, pa.Table]) -> duckdb.DuckDB
     con = duckdb.connect(":memory:", config={
         "threads": settings.sql_threads, "memory_limit": settings.sql_memory_limit,
         "autoload_known_extensions": False, "autoinstall_known_extensions": False,
-        "allow_community_extensions": False, "TimeZone": "UTC"})
+        "allow_community_extensions": False})
+    con.execute("SET TimeZone = 'UTC'")
     for name, data in snapshots.items():
         con.register("__snapshot", data)
         con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM __snapshot')
