@@ -10,10 +10,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from amigo_api import __version__
+from amigo_api import __version__, domains
 from amigo_api.admin import prompt_logs
 from amigo_api.admin import router as admin_router
-from amigo_api.admin import service as admin_service
 from amigo_api.admin.repository import PromptLogRepository
 from amigo_api.admin.service import ModelRegistry
 from amigo_api.admin.sql_engine import SnapshotCache
@@ -29,14 +28,10 @@ from amigo_api.core.security import TokenService
 from amigo_api.organizations import router as organizations_router
 from amigo_api.organizations import service as organizations_service
 from amigo_api.organizations.agents import router as agents_router
-from amigo_api.organizations.agents import service as agents_service
 from amigo_api.services import router as services_router
-from amigo_api.services import service as services_service
 from amigo_api.settings import Settings, get_settings
 from amigo_api.simulations import router as simulations_router
-from amigo_api.simulations import service as simulations_service
 from amigo_api.tools.repo import router as repo_router
-from amigo_api.tools.repo import service as repo_service
 from amigo_api.tools.repo.git_http import GitBackend
 from amigo_api.tools.repo.storage import RepoStore
 from amigo_api.workflows import worker as temporal
@@ -45,8 +40,6 @@ log = structlog.get_logger(__name__)
 KEY_MAINTENANCE_SECONDS = 60
 ROUTERS = [organizations_router.router, agents_router.router, services_router.router, simulations_router.router,
            admin_router.router, repo_router.router]
-INDEX_OWNERS = [organizations_service, agents_service, services_service, simulations_service, repo_service,
-                admin_service]
 
 
 async def _maintain(app: FastAPI) -> None:
@@ -73,7 +66,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     clusters = Clusters(settings)
     app.state.clusters = clusters
     for name in clusters.uris:
-        for owner in INDEX_OWNERS:
+        for owner in domains.INDEX_OWNERS:
             await owner.ensure_indexes(clusters.database(name))
         await PromptLogRepository.ensure_retention(clusters.database(name),
                                                    settings.prompt_log_retention_days * 24 * 3600)

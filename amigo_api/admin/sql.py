@@ -116,7 +116,7 @@ def _result_key(org_id: str, query_id: str) -> str:
 
 
 async def execute_async_query(org: OrgDb, settings: Settings, blobs: BlobStore, query_id: str,
-                              timeout_seconds: float) -> str:
+                              timeout_seconds: float, attempt: int = 1) -> str:
     """In the worker: run without the row cap, write the CSV atomically, record the outcome. A query that
     fails on its own terms is recorded as failed; anything else raises so that Temporal retries it."""
     job = await SqlQueryRepository(org).by_id(query_id)
@@ -135,7 +135,7 @@ async def execute_async_query(org: OrgDb, settings: Settings, blobs: BlobStore, 
         await record_failure(org, query_id, exc.detail)
         return "failed"
     await SqlQueryRepository(org).update_one({"_id": query_id}, {"$set": {
-        "status": "succeeded", "row_count": rows, "finished_at": utcnow()}})
+        "status": "succeeded", "row_count": rows, "finished_at": utcnow(), "attempts": attempt}})
     return "succeeded"
 
 

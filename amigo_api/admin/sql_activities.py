@@ -24,7 +24,7 @@ async def run_sql_query(org_id: str, query_id: str, timeout_seconds: float) -> s
     try:
         org = await clusters.org_db(org_id)
         work = asyncio.create_task(sql.execute_async_query(org, settings, BlobStore(settings.blob_root), query_id,
-                                                           timeout_seconds))
+                                                           timeout_seconds, activity.info().attempt))
         await _heartbeat_until_done(work)
         return work.result()
     finally:

@@ -149,6 +149,7 @@ def sandbox(settings: Settings, snapshots: dict[str, pa.Table]) -> duckdb.DuckDB
         "autoload_known_extensions": False, "autoinstall_known_extensions": False,
         "allow_community_extensions": False})
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     for name, data in snapshots.items():
         con.register("__snapshot", data)
         con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM __snapshot')

@@ -14,6 +14,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from amigo_api import domains  # noqa: F401  (the SQL tables every domain declares)
 from amigo_api.admin.sql_activities import mark_sql_query_failed, run_sql_query
 from amigo_api.admin.sql_workflow import SqlQueryWorkflow
 from amigo_api.settings import Settings
