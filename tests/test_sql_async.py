@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from amigo_api.admin.repository import SqlQueryRepository
+from amigo_api.admin.sql import result_url
 from amigo_api.app import create_app
 from amigo_api.devstack import ChildProcess, start_temporal
 from amigo_api.settings import Settings
@@ -71,8 +72,8 @@ async def _submit(http: httpx.AsyncClient, caller: Caller, query: str) -> dict[s
     return body
 
 
-async def _poll(http: httpx.AsyncClient, url: str, timeout: float = 90) -> httpx.Response:
-    deadline = time.monotonic() + timeout
+async def _poll(http: httpx.AsyncClient, url: str, within: float = 90) -> httpx.Response:
+    deadline = time.monotonic() + within
     while True:
         response = await http.get(url)
         if response.status_code != 202:
@@ -110,9 +111,8 @@ async def test_async_queries_deliver_csv_through_a_signed_url(async_app: tuple[A
     tampered = f"{parts.path}?expires={int(query['expires'][0]) + 1}&signature={query['signature'][0]}"
     assert (await http.get(tampered)).status_code == 403
     assert (await http.get(f"{parts.path}?expires={query['expires'][0]}&signature={'0' * 64}")).status_code == 403
-    from amigo_api.admin.sql import _signature
-    expired = int(time.time()) - 5
-    stale = f"{parts.path}?expires={expired}&signature={_signature(async_settings, admin.org_id, accepted['query_id'], expired)}"
+    already_expired = async_settings.model_copy(update={"sql_result_url_seconds": -5})
+    stale = result_url("http://testserver", already_expired, admin.org_id, accepted["query_id"])
     assert (await http.get(stale)).status_code == 403
     refused = await http.post(f"/v1/{admin.org_id}/admin/sql_query", headers=admin.headers,
                               json={"sql_query": "DROP TABLE services", "async_query": True})
@@ -133,7 +133,7 @@ async def test_a_query_survives_its_worker_being_killed(async_app: tuple[Any, ht
         first.process.kill()
         first.process.wait()
         second = _worker(async_settings, tmp_path, "worker-2")
-        done = await _poll(http, accepted["result_url"], timeout=120)
+        done = await _poll(http, accepted["result_url"], within=120)
         assert done.status_code == 200 and done.text.splitlines() == ["n", "1000000"]
     finally:
         first.stop()
