@@ -4,7 +4,6 @@ downloaded as a zip that is streamed while it is built.
 A log's bodies live in the blob store under a folder per day, its metadata in MongoDB with a TTL index; both
 go once the retention passes (the blob sweep runs with the API's maintenance loop)."""
 
-import stat
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +11,6 @@ from typing import Any
 import anyio
 import structlog
 from pymongo.errors import DuplicateKeyError
-from stream_zip import NO_COMPRESSION_64, async_stream_zip
 
 from amigo_api.admin import schemas as s
 from amigo_api.admin.repository import PromptLogRepository
@@ -24,14 +22,16 @@ from amigo_api.core.errors import Conflict, InvalidRequest, NotFound
 from amigo_api.core.ids import new_id
 from amigo_api.core.permissions import KNOWN_PERMISSIONS
 from amigo_api.core.sql_tables import SqlTable, register_table
+from amigo_api.core.zipstream import ZipWriter
 
 log = structlog.get_logger(__name__)
 
 MAX_DOWNLOAD = 1000
-CURSOR_BATCH = 100
+CURSOR_BATCH = 200
+OUTPUT_CHUNK = 256 * 1024
+INLINE_READ_BYTES = 256 * 1024
 HISTORY_SEPARATOR = "\n---\n"
 BLOB_PREFIX = "prompt-logs"
-_FILE_MODE = stat.S_IFREG | 0o600
 
 
 class TooManyPromptLogs(InvalidRequest):
@@ -105,7 +105,7 @@ async def download(org: OrgDb, principal: Principal, blobs: BlobStore, retention
         raise NotFound("No prompt logs found matching the supplied prefix.", error_code="prompt_logs_not_found")
     if found > MAX_DOWNLOAD:
         raise TooManyPromptLogs(f"More than {MAX_DOWNLOAD} prompt logs match {prefix!r}; use a longer prefix.")
-    return async_stream_zip(_members(repository.cursor(prefix, since, CURSOR_BATCH), principal, blobs))
+    return _zip(repository.cursor(prefix, since, CURSOR_BATCH), principal, blobs)
 
 
 def _missing_permission(principal: Principal, doc: Document) -> str | None:
@@ -117,24 +117,40 @@ def _missing_permission(principal: Principal, doc: Document) -> str | None:
     return None
 
 
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
+def _read_bodies(blobs: BlobStore, folder: str) -> tuple[bytes, bytes] | None:
+    try:
+        return blobs.read_bytes(f"{folder}/system"), blobs.read_bytes(f"{folder}/history")
+    except FileNotFoundError:
+        return None
 
 
-async def _members(cursor: Any, principal: Principal, blobs: BlobStore) -> AsyncIterator[tuple[Any, ...]]:
-    """Zip members per log: `-system` and `-history`, or `-error` with the reason the log is not shown.
-    A failure that stops the cursor propagates: the stream ends without a valid zip, as documented."""
+async def _bodies(blobs: BlobStore, doc: Document) -> tuple[bytes, bytes] | None:
+    size = doc.get("system_prompt_bytes", 0) + doc.get("history_prompt_bytes", 0)
+    if size <= INLINE_READ_BYTES:  # a small read from the page cache costs less than a thread hop
+        return _read_bodies(blobs, doc["blob_folder"])
+    return await anyio.to_thread.run_sync(_read_bodies, blobs, doc["blob_folder"])
+
+
+async def _zip(cursor: Any, principal: Principal, blobs: BlobStore) -> AsyncIterator[bytes]:
+    """Per log `-system` and `-history`, or `-error` with the reason the log is not shown. A failure that stops
+    the cursor propagates: the stream ends without the zip's central directory, as documented."""
+    archive = ZipWriter()
+    pending = bytearray()
     async for doc in cursor:
         key, modified = doc["log_key"], doc["created_at"]
         reason = _missing_permission(principal, doc)
-        folder = doc["blob_folder"]
-        if reason is None and not blobs.exists(f"{folder}/system"):
+        bodies = None if reason else await _bodies(blobs, doc)
+        if reason is None and bodies is None:
             reason = "The prompt log's content is no longer available; it may have just expired."
-        if reason is not None:
-            yield f"{key}-error", modified, _FILE_MODE, NO_COMPRESSION_64, _once(reason.encode())
-            continue
-        for part in ("system", "history"):
-            yield f"{key}-{part}", modified, _FILE_MODE, NO_COMPRESSION_64, blobs.read_chunks(f"{folder}/{part}")
+        if bodies is None:
+            pending += archive.member(f"{key}-error", str(reason).encode(), modified)
+        else:
+            pending += archive.member(f"{key}-system", bodies[0], modified)
+            pending += archive.member(f"{key}-history", bodies[1], modified)
+        if len(pending) >= OUTPUT_CHUNK:
+            yield bytes(pending)
+            pending.clear()
+    yield bytes(pending) + archive.finish()
 
 
 def sweep_expired_bodies(blobs: BlobStore, retention_days: int) -> list[str]:
