@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from amigo_api import __version__, domains
-from amigo_api.admin import prompt_logs
+from amigo_api.admin import prompt_logs, sql
 from amigo_api.admin import router as admin_router
 from amigo_api.admin.repository import PromptLogRepository
 from amigo_api.admin.service import ModelRegistry
@@ -37,16 +37,17 @@ from amigo_api.tools.repo.storage import RepoStore
 from amigo_api.workflows import worker as temporal
 
 log = structlog.get_logger(__name__)
-KEY_MAINTENANCE_SECONDS = 60
+UPKEEP_SECONDS = 60
 ROUTERS = [organizations_router.router, agents_router.router, services_router.router, simulations_router.router,
            admin_router.router, repo_router.router]
 
 
 async def _maintain(app: FastAPI) -> None:
-    """Periodic upkeep: signing-key rotation, and removing prompt-log bodies past their retention."""
+    """Periodic upkeep: signing-key rotation, and removing blobs (prompt-log bodies, SQL results) past their
+    retention."""
     settings: Settings = app.state.settings
     while True:
-        await asyncio.sleep(KEY_MAINTENANCE_SECONDS)
+        await asyncio.sleep(UPKEEP_SECONDS)
         try:
             await app.state.tokens.maintain()
         except Exception as exc:  # keep serving with the keys already loaded
@@ -54,10 +55,11 @@ async def _maintain(app: FastAPI) -> None:
         try:
             removed = await asyncio.to_thread(prompt_logs.sweep_expired_bodies, app.state.blobs,
                                               settings.prompt_log_retention_days)
+            removed += await asyncio.to_thread(sql.sweep_expired_results, app.state.blobs)
             if removed:
-                log.info("prompt_log_bodies_removed", days=removed)
+                log.info("expired_blobs_removed", days=removed)
         except OSError as exc:
-            log.warning("prompt_log_sweep_failed", error=str(exc))
+            log.warning("blob_sweep_failed", error=str(exc))
 
 
 @contextlib.asynccontextmanager

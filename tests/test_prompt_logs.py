@@ -164,3 +164,12 @@ async def test_a_failure_after_streaming_began_ends_the_stream_without_a_valid_z
     assert len(received) > 0 and b"error_code" not in received
     with pytest.raises(zipfile.BadZipFile):
         zipfile.ZipFile(io.BytesIO(received)).testzip()
+
+
+async def test_a_changed_retention_updates_the_ttl_index(app: Any) -> None:
+    database = app.state.clusters.database("default").client[f"retention{new_id()}"]
+    await PromptLogRepository.ensure_retention(database, 30 * 24 * 3600)
+    await PromptLogRepository.ensure_retention(database, 7 * 24 * 3600)
+    indexes = {i["name"]: i async for i in await database["prompt_logs"].list_indexes()}
+    assert indexes["prompt_log_expiry"]["expireAfterSeconds"] == 7 * 24 * 3600
+    await database.client.drop_database(database.name)

@@ -12,6 +12,7 @@ from amigo_api.core.repository import OrgRepository
 PROMPT_LOG_TTL_INDEX = "prompt_log_expiry"
 # Prefix lookups walk this index's key range (a planner could otherwise pick the TTL index and scan).
 KEY_INDEX = "prompt_log_key"
+SQL_QUERY_TTL_SECONDS = 7 * 24 * 3600
 INDEX_OPTIONS_CONFLICT = 85
 INDEX_KEY_SPECS_CONFLICT = 86
 
@@ -61,7 +62,7 @@ class SqlQueryRepository(OrgRepository):
 
     collection_name = "sql_queries"
     indexes: ClassVar[list[IndexModel]] = [
-        IndexModel([("created_at", ASCENDING)], name="sql_query_expiry", expireAfterSeconds=7 * 24 * 3600),
+        IndexModel([("created_at", ASCENDING)], name="sql_query_expiry", expireAfterSeconds=SQL_QUERY_TTL_SECONDS),
     ]
 
     async def by_id(self, query_id: str) -> Document | None:

@@ -5,13 +5,14 @@ import hashlib
 import hmac
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 
 import anyio
 from fastapi import Request
 from temporalio.client import Client
 
 from amigo_api.admin import schemas as s
-from amigo_api.admin.repository import SqlQueryRepository
+from amigo_api.admin.repository import SQL_QUERY_TTL_SECONDS, SqlQueryRepository
 from amigo_api.admin.sql_engine import (
     QueryFailed,
     QueryTimedOut,
@@ -26,7 +27,7 @@ from amigo_api.admin.sql_workflow import SqlQueryJob, SqlQueryWorkflow
 from amigo_api.core.auth import Principal
 from amigo_api.core.blobs import BlobStore
 from amigo_api.core.clock import utcnow
-from amigo_api.core.db import OrgDb
+from amigo_api.core.db import Document, OrgDb
 from amigo_api.core.errors import AmigoError, InvalidRequest, NotFound, PermissionDenied, Unavailable
 from amigo_api.core.ids import new_id
 from amigo_api.core.sql_tables import tables
@@ -111,8 +112,16 @@ async def submit_async(org: OrgDb, principal: Principal, temporal: Client | None
                                    result_url=result_url(base_url, settings, org.org_id, query_id))
 
 
-def _result_key(org_id: str, query_id: str) -> str:
-    return f"sql-results/{org_id}/{query_id}.csv"
+RESULTS_PREFIX = "sql-results"
+RESULT_RETENTION = timedelta(seconds=SQL_QUERY_TTL_SECONDS)  # as long as the query's record lives
+
+
+def _result_key(job: Document) -> str:
+    return f"{RESULTS_PREFIX}/{job['created_at'].date().isoformat()}/{job['org_id']}/{job['_id']}.csv"
+
+
+def sweep_expired_results(blobs: BlobStore) -> list[str]:
+    return blobs.sweep_days(RESULTS_PREFIX, RESULT_RETENTION + timedelta(days=1), utcnow())
 
 
 async def execute_async_query(org: OrgDb, settings: Settings, blobs: BlobStore, query_id: str,
@@ -127,7 +136,7 @@ async def execute_async_query(org: OrgDb, settings: Settings, blobs: BlobStore, 
         snapshots = await SnapshotCache(settings).tables(org, names)
 
         def write(chunks: Iterator[bytes]) -> int:
-            return blobs.write_chunks(_result_key(org.org_id, query_id), chunks)
+            return blobs.write_chunks(_result_key(job), chunks)
 
         rows = await anyio.to_thread.run_sync(run_query_to_csv, settings, snapshots, job["sql_query"],
                                               timeout_seconds, write)
@@ -160,4 +169,4 @@ async def result_stream(org: OrgDb, blobs: BlobStore, query_id: str) -> AsyncIte
         raise StillRunning()
     if job["status"] == "failed":
         raise QueryFailed(str(job.get("error") or "The query failed."))
-    return blobs.read_chunks(_result_key(org.org_id, query_id))
+    return blobs.read_chunks(_result_key(job))
