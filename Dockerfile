@@ -4,7 +4,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY amigo_api ./amigo_api
 RUN pip install --no-cache-dir .
-RUN useradd --create-home amigo && mkdir -p /data/git && chown amigo /data/git
+RUN useradd --create-home amigo && mkdir -p /data/git /data/blobs && chown amigo /data/git /data/blobs
 USER amigo
 EXPOSE 8000
 CMD ["amigo-api", "serve", "--host", "0.0.0.0", "--port", "8000"]
