@@ -7,7 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from amigo_api.admin import prompt_logs, sql
 from amigo_api.admin import schemas as s
-from amigo_api.admin.service import ModelRegistry, get_model_registry
+from amigo_api.admin.service import ModelRegistry
 from amigo_api.admin.sql_engine import SnapshotCache
 from amigo_api.core.auth import CurrentPrincipal, Principal, require
 from amigo_api.core.blobs import BlobStore
@@ -15,32 +15,21 @@ from amigo_api.core.db import OrgDbDep
 from amigo_api.core.ids import OBJECT_ID_PATTERN
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.ratelimit import anonymous_rate_limit, rate_limit
+from amigo_api.core.state import from_app_state
 from amigo_api.settings import Settings
 
 router = APIRouter(prefix="/v1/{organization}/admin", tags=["Admin"])
 ModelReader = Annotated[Principal, Depends(require("Admin:GetModels"))]
 PromptLogWriter = Annotated[Principal, Depends(require("Admin:WritePromptLog"))]
-Snapshots = Annotated[SnapshotCache, Depends(sql.get_snapshot_cache)]
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _blobs(request: Request) -> BlobStore:
-    blobs: BlobStore = request.app.state.blobs
-    return blobs
-
-
-AppSettings = Annotated[Settings, Depends(_settings)]
-Blobs = Annotated[BlobStore, Depends(_blobs)]
+Snapshots = Annotated[SnapshotCache, Depends(from_app_state("sql_snapshots", SnapshotCache))]
+AppSettings = Annotated[Settings, Depends(from_app_state("settings", Settings))]
+Blobs = Annotated[BlobStore, Depends(from_app_state("blobs", BlobStore))]
+Registry = Annotated[ModelRegistry, Depends(from_app_state("model_registry", ModelRegistry))]
 
 
 @router.get("/get_models/", operation_id="get-models", summary="Get models", response_model=s.GetModelsResponse,
             dependencies=[rate_limit(20)], responses=error_responses(401, 403, rate_limit=20))
-async def get_models(_: ModelReader, registry: Annotated[ModelRegistry, Depends(get_model_registry)]
-                     ) -> s.GetModelsResponse:
+async def get_models(_: ModelReader, registry: Registry) -> s.GetModelsResponse:
     """Get a list of LLM models supported by the Amigo platform at this moment, each with the JSON Schema
     of the `params` a version set's `llm_model_preferences` may give it."""
     return s.GetModelsResponse(models=[s.Model.model_validate(m) for m in registry.supported()])

@@ -9,7 +9,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
@@ -73,8 +72,3 @@ class ModelRegistry:
                 raise InvalidRequest(
                     f"LLM config for {interaction!r}: params{'.' + where if where else ''} is invalid for "
                     f"{name!r}: {error.message}.", error_code="invalid_llm_config")
-
-
-def get_model_registry(request: Request) -> ModelRegistry:
-    registry: ModelRegistry = request.app.state.model_registry
-    return registry

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
 import anyio
-from fastapi import Request
 from temporalio.client import Client
 
 from amigo_api.admin import schemas as s
@@ -39,11 +38,6 @@ MAX_ROWS = 1000
 RETRY_AFTER_SECONDS = 2
 # DuckDB runs in worker threads; this many queries at once per process, the rest wait their turn.
 _limiter = anyio.CapacityLimiter(4)
-
-
-def get_snapshot_cache(request: Request) -> SnapshotCache:
-    cache: SnapshotCache = request.app.state.sql_snapshots
-    return cache
 
 
 async def authorize(org: OrgDb, principal: Principal, settings: Settings) -> None:

@@ -135,9 +135,6 @@ class SnapshotCache:
         docs = await org.db[table.collection].find(query, batch_size=FETCH_BATCH).to_list()
         return await asyncio.to_thread(to_arrow, table, docs)
 
-    def forget(self, org_id: str) -> None:
-        self._orgs.pop(org_id, None)
-
 
 def table_columns(table: pa.Table) -> list[tuple[str, str]]:
     """(column, DuckDB type) of a snapshot, as DuckDB sees it."""

@@ -53,12 +53,6 @@ class BlobStore:
             while chunk := await source.read(CHUNK):
                 yield chunk
 
-    def exists(self, key: str) -> bool:
-        return self.path(key).is_file()
-
-    def delete(self, key: str) -> None:
-        self.path(key).unlink(missing_ok=True)
-
     def delete_tree(self, prefix: str) -> None:
         shutil.rmtree(self.path(prefix), ignore_errors=True)
 

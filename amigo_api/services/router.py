@@ -4,19 +4,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
-from amigo_api.admin.service import ModelRegistry, get_model_registry
+from amigo_api.admin.service import ModelRegistry
 from amigo_api.core.auth import CurrentPrincipal, Principal, require
 from amigo_api.core.db import OrgDbDep
 from amigo_api.core.ids import OBJECT_ID_PATTERN
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.pagination import ContinuationToken, SortBy, unique
 from amigo_api.core.ratelimit import rate_limit
+from amigo_api.core.state import from_app_state
 from amigo_api.services import schemas as s
 from amigo_api.services import service
 
 router = APIRouter(prefix="/v1/{organization}/service", tags=["Service"])
 
-Registry = Annotated[ModelRegistry, Depends(get_model_registry)]
+Registry = Annotated[ModelRegistry, Depends(from_app_state("model_registry", ModelRegistry))]
 ServiceCreator = Annotated[Principal, Depends(require("Service:CreateService"))]
 ServiceUpdater = Annotated[Principal, Depends(require("Service:UpdateService"))]
 VersionSetDeleter = Annotated[Principal, Depends(require("Service:DeleteVersionSet"))]

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from amigo_api.core.db import OrgDbDep
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.ratelimit import rate_limit
+from amigo_api.core.state import from_app_state
 from amigo_api.tools.repo import schemas as s
 from amigo_api.tools.repo import service
 from amigo_api.tools.repo.auth import GitUser, RepoReader, authenticate_git
@@ -16,8 +17,8 @@ from amigo_api.tools.repo.storage import DEFAULT_BRANCH, RepoStore
 
 router = APIRouter(prefix="/v1/{organization}/tool", tags=["Tool"])
 
-Store = Annotated[RepoStore, Depends(service.get_store)]
-Backend = Annotated[GitBackend, Depends(service.get_git_backend)]
+Store = Annotated[RepoStore, Depends(from_app_state("repo_store", RepoStore))]
+Backend = Annotated[GitBackend, Depends(from_app_state("git_backend", GitBackend))]
 Ref = Annotated[str, Query(min_length=1, max_length=255, description="The name of a branch or a commit SHA to view.")]
 Page = Annotated[int, Query(ge=1, le=1_000_000, description="The 1-based page to return.")]
 GIT_LIMIT = 600

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import pygit2
-from fastapi import Request
 
 from amigo_api.core.auth import Principal
 from amigo_api.core.clock import as_utc, utcnow
@@ -17,7 +16,7 @@ from amigo_api.core.errors import NotFound
 from amigo_api.core.ids import new_id
 from amigo_api.tools.repo import reader
 from amigo_api.tools.repo import schemas as s
-from amigo_api.tools.repo.git_http import GitBackend, RefUpdate
+from amigo_api.tools.repo.git_http import RefUpdate
 from amigo_api.tools.repo.repository import PushRepository
 from amigo_api.tools.repo.storage import RepoStore
 
@@ -26,16 +25,6 @@ T = TypeVar("T")
 
 async def ensure_indexes(db: Any) -> None:
     await PushRepository.ensure_indexes(db)
-
-
-def get_store(request: Request) -> RepoStore:
-    store: RepoStore = request.app.state.repo_store
-    return store
-
-
-def get_git_backend(request: Request) -> GitBackend:
-    backend: GitBackend = request.app.state.git_backend
-    return backend
 
 
 async def _read(store: RepoStore, org_id: str, work: Callable[[pygit2.Repository], T]) -> T:

@@ -1,0 +1,19 @@
+"""Dependencies that hand endpoints the process-wide objects `create_app` puts on `app.state`."""
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from fastapi import Request
+
+T = TypeVar("T")
+
+
+def from_app_state(attribute: str, kind: type[T]) -> Callable[[Request], T]:
+    def dependency(request: Request) -> T:
+        value = getattr(request.app.state, attribute)
+        if not isinstance(value, kind):
+            raise TypeError(f"app.state.{attribute} is {type(value).__name__}, expected {kind.__name__}")
+        return value
+
+    dependency.__name__ = f"app_state_{attribute}"
+    return dependency
