@@ -10,10 +10,12 @@ import httpx
 import pytest
 
 from amigo_api.admin import prompt_logs
+from amigo_api.admin import schemas as s
 from amigo_api.admin.repository import PromptLogRepository
 from amigo_api.bootstrap import bootstrap
 from amigo_api.core.blobs import BlobStore
 from amigo_api.core.clock import utcnow
+from amigo_api.core.db import Clusters
 from amigo_api.core.ids import new_id
 from amigo_api.devstack import start_mongo
 from tests.conftest import Caller, make_settings, sign_in
@@ -144,12 +146,18 @@ async def test_a_failure_after_streaming_began_ends_the_stream_without_a_valid_z
     settings = make_settings(f"{uri}&serverSelectionTimeoutMS=1500", secret_key, blob_root=str(tmp_path / "blobs"))
     try:
         creds = await bootstrap(settings, new_org_id, "ops@example.com", "DefaultSuperAdministratorRole")
+        clusters = Clusters(settings)
+        org = await clusters.org_db(new_org_id)
+        # 400 logs of 200 KB: the first cursor batch alone is far more than socket buffers hold, so the server
+        # is still waiting on us when the database goes, and its next batch fails.
+        for i in range(400):
+            await prompt_logs.record_prompt_log(org, BlobStore(settings.blob_root), 30, s.WritePromptLogRequest(
+                **_log(f"big/{i:03d}", "S" * 200_000)))
+        await clusters.close()
         with live_api(settings, tmp_path, "api-prompt-logs") as url:
             async with httpx.AsyncClient(base_url=url, timeout=60) as http:
                 caller = Caller(new_org_id, creds["user_id"], creds["api_key_id"], creds["api_key"],
                                 await sign_in(http, new_org_id, creds))
-                for i in range(250):  # 250 x 50 KB: more than socket buffers hold, so the server waits on us
-                    assert (await _write(http, caller, _log(f"big/{i:03d}", "S" * 50_000))).status_code == 201
                 received = b""
                 async with http.stream("GET", f"/v1/{new_org_id}/admin/get_prompt_logs/", headers=caller.headers,
                                        params={"prompt_log_prefix": "big/"}) as response:

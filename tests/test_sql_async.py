@@ -64,6 +64,16 @@ async def _wait_for_poller(app: Any, settings: Settings) -> None:
         await asyncio.sleep(0.3)
 
 
+async def _wait_for_attempt(org: Any, query_id: str, attempt: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        job = await SqlQueryRepository(org).by_id(query_id)
+        if job is not None and job.get("attempt") == attempt:
+            return
+        assert time.monotonic() < deadline, f"attempt {attempt} of the query never started"
+        await asyncio.sleep(0.1)
+
+
 async def _submit(http: httpx.AsyncClient, caller: Caller, query: str) -> dict[str, Any]:
     response = await http.post(f"/v1/{caller.org_id}/admin/sql_query", headers=caller.headers,
                                json={"sql_query": query, "async_query": True})
@@ -128,7 +138,9 @@ async def test_a_query_survives_its_worker_being_killed(async_app: tuple[Any, ht
     try:
         await _wait_for_poller(app, async_settings)
         accepted = await _submit(http, admin, SLOW)
-        await asyncio.sleep(2)  # the query is running in the first worker
+        org = await app.state.clusters.org_db(admin.org_id)
+        await _wait_for_attempt(org, accepted["query_id"], 1)
+        await asyncio.sleep(0.5)  # well into the query in the first worker
         assert first.process is not None
         first.process.kill()
         first.process.wait()
@@ -139,6 +151,5 @@ async def test_a_query_survives_its_worker_being_killed(async_app: tuple[Any, ht
         first.stop()
         if second is not None:
             second.stop()
-    org = await app.state.clusters.org_db(admin.org_id)
     job = await SqlQueryRepository(org).by_id(accepted["query_id"])
-    assert job is not None and job["attempts"] >= 2  # the first attempt died with its worker
+    assert job is not None and job["attempt"] >= 2  # the first attempt died with its worker

@@ -122,9 +122,11 @@ async def execute_async_query(org: OrgDb, settings: Settings, blobs: BlobStore, 
                               timeout_seconds: float, attempt: int = 1) -> str:
     """In the worker: run without the row cap, write the CSV atomically, record the outcome. A query that
     fails on its own terms is recorded as failed; anything else raises so that Temporal retries it."""
-    job = await SqlQueryRepository(org).by_id(query_id)
+    repository = SqlQueryRepository(org)
+    job = await repository.by_id(query_id)
     if job is None or job["status"] != "running":
         return job["status"] if job else "missing"
+    await repository.update_one({"_id": query_id}, {"$set": {"attempt": attempt, "started_at": utcnow()}})
     try:
         names = check_query(job["sql_query"], _table_names())
         snapshots = await SnapshotCache(settings).tables(org, names)
@@ -137,8 +139,8 @@ async def execute_async_query(org: OrgDb, settings: Settings, blobs: BlobStore, 
     except (SqlRefused, QueryFailed, QueryTimedOut) as exc:
         await record_failure(org, query_id, exc.detail)
         return "failed"
-    await SqlQueryRepository(org).update_one({"_id": query_id}, {"$set": {
-        "status": "succeeded", "row_count": rows, "finished_at": utcnow(), "attempts": attempt}})
+    await repository.update_one({"_id": query_id}, {"$set": {
+        "status": "succeeded", "row_count": rows, "finished_at": utcnow()}})
     return "succeeded"
 
 
