@@ -88,8 +88,13 @@ def _column(values: list[Any]) -> pa.Array:
     return array.cast(pa.string()) if pa.types.is_null(array.type) else array
 
 
-def to_arrow(table: SqlTable, docs: list[Document]) -> pa.Table:
-    return pa.table({column: _column(_values(docs, path)) for column, path in table.columns.items()})
+def _collect(table: SqlTable, docs: list[Document], columns: dict[str, list[Any]]) -> None:
+    for column, path in table.columns.items():
+        columns[column].extend(_values(docs, path))
+
+
+def _arrow(columns: dict[str, list[Any]]) -> pa.Table:
+    return pa.table({column: _column(values) for column, values in columns.items()})
 
 
 @dataclass
@@ -130,10 +135,19 @@ class SnapshotCache:
         return {t.collection: found.get(t.collection, 0) for t in wanted}
 
     async def _load(self, org: OrgDb, table: SqlTable) -> pa.Table:
-        # Whole documents are read (a projection is slower on the embedded server); only declared columns are kept.
+        """Batches are converted in a thread while the next one is read. Whole documents are read (a projection
+        is slower on the embedded server); only the declared columns are kept."""
         query = {"org_id": org.org_id, **(table.scope(self.settings) if table.scope else {})}
-        docs = await org.db[table.collection].find(query, batch_size=FETCH_BATCH).to_list()
-        return await asyncio.to_thread(to_arrow, table, docs)
+        cursor = org.db[table.collection].find(query, batch_size=FETCH_BATCH)
+        columns: dict[str, list[Any]] = {column: [] for column in table.columns}
+        converting: asyncio.Future[None] | None = None
+        while batch := await cursor.to_list(FETCH_BATCH):
+            if converting is not None:
+                await converting
+            converting = asyncio.ensure_future(asyncio.to_thread(_collect, table, batch, columns))
+        if converting is not None:
+            await converting
+        return await asyncio.to_thread(_arrow, columns)
 
 
 def table_columns(table: pa.Table) -> list[tuple[str, str]]:
