@@ -115,6 +115,7 @@ class GitBackend:
             status, headers = await _read_cgi_headers(process.stdout)
         except (ValueError, IndexError) as exc:
             await _finish(process, feeder)
+            await anyio.Path(push_log).unlink(missing_ok=True)
             raise BackendFailed() from exc
 
         async def body() -> AsyncIterator[bytes]:
