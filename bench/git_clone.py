@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
-from harness import ROOT, serve
+from harness import ROOT, processes, serve
 
 from amigo_api.bootstrap import bootstrap
 from amigo_api.devstack import ChildProcess, free_port, port_open, start_mongo, wait_until
@@ -60,8 +60,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="amigo-bench-git-"))
     git_root = work / "git"
     mongo, uri = start_mongo(work / "mongo")
-    children: list[ChildProcess] = [mongo]
-    try:
+    with processes() as children:
+        children.append(mongo)
         secret = os.urandom(32).hex()
         settings = Settings(mongo_uri=uri, secret_key=secret, git_root=str(git_root))
         creds = asyncio.run(bootstrap(settings, ORG, "bench@example.com", "DefaultSuperAdministratorRole"))
@@ -98,9 +98,6 @@ def main() -> None:
         print(f"clone of {FILES} files / {FILES * FILE_BYTES / 1e6:.0f} MB, median of {CLONES}: amigo-api "
               f"{api_median:.2f}s, bare git http-backend {bare_median:.2f}s")
         print(f"RESULT clone_time_ratio={api_median / bare_median:.2f} target=<=1.25")
-    finally:
-        for child in reversed(children):
-            child.stop()
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,17 @@ from amigo_api.settings import Settings  # noqa: E402
 CONCURRENCY = 8
 DURATION = 10.0
 ROUNDS = 3
+
+
+@contextmanager
+def processes() -> Iterator[list[ChildProcess]]:
+    """Child processes a benchmark starts; all are stopped, newest first, however the benchmark ends."""
+    children: list[ChildProcess] = []
+    try:
+        yield children
+    finally:
+        for child in reversed(children):
+            child.stop()
 
 
 @dataclass
@@ -73,8 +85,8 @@ def run_comparison(metric: str, description: str, path: str, params: dict[str, A
     credentials `seed` returns, and compare their throughput on `path` over ROUNDS rounds."""
     work = Path(tempfile.mkdtemp(prefix="amigo-bench-"))
     mongo, uri = start_mongo(work)
-    children = [mongo]
-    try:
+    with processes() as children:
+        children.append(mongo)
         secret = secrets.token_urlsafe(48)
         creds = asyncio.run(seed(Settings(mongo_uri=uri, secret_key=secret)))
         env = {"AMIGO_MONGO_URI": uri, "AMIGO_SECRET_KEY": secret, "AMIGO_RATE_LIMIT_SCALE": "100000",
@@ -99,6 +111,3 @@ def run_comparison(metric: str, description: str, path: str, params: dict[str, A
         print(f"{description}, {CONCURRENCY} connections, {DURATION:.0f}s x {ROUNDS} rounds: amigo-api "
               f"{ours_mean:.1f} req/s, bare FastAPI {bare_mean:.1f} req/s")
         print(f"RESULT {metric}={ours_mean / bare_mean:.2f} target=>=0.85")
-    finally:
-        for child in reversed(children):
-            child.stop()

@@ -15,14 +15,14 @@ import zipfile
 from pathlib import Path
 
 import httpx
-from harness import ROOT, serve
+from harness import ROOT, processes, serve
 
 from amigo_api.admin import schemas as s
 from amigo_api.admin.prompt_logs import record_prompt_log
 from amigo_api.bootstrap import bootstrap
 from amigo_api.core.blobs import BlobStore
 from amigo_api.core.db import Clusters
-from amigo_api.devstack import ChildProcess, start_mongo
+from amigo_api.devstack import start_mongo
 from amigo_api.settings import Settings
 
 LOGS = 1000
@@ -50,14 +50,6 @@ async def seed(settings: Settings) -> dict[str, str]:
     return creds
 
 
-def peak_rss_mb(child: ChildProcess) -> float:
-    assert child.process is not None
-    for line in Path(f"/proc/{child.process.pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
-
-
 async def download(url: str, headers: dict[str, str]) -> tuple[float, float, bytes]:
     """(seconds to the first body byte, total seconds, body)."""
     async with httpx.AsyncClient(timeout=120) as http:
@@ -76,8 +68,8 @@ async def download(url: str, headers: dict[str, str]) -> tuple[float, float, byt
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="amigo-bench-logs-"))
     mongo, uri = start_mongo(work / "mongo")
-    children = [mongo]
-    try:
+    with processes() as children:
+        children.append(mongo)
         secret = os.urandom(32).hex()
         settings = Settings(mongo_uri=uri, secret_key=secret, blob_root=str(work / "blobs"))
         print(f"recording {LOGS} prompt logs of about {LOG_BYTES // 1000} KB ...", flush=True)
@@ -91,7 +83,7 @@ def main() -> None:
             "x-user-id": creds["user_id"]}).json()["id_token"]
         headers = {"Authorization": f"Bearer {token}"}
         target = f"{url}/v1/{ORG}/admin/get_prompt_logs/?prompt_log_prefix=bench/"
-        before = peak_rss_mb(api)
+        before = api.peak_rss_mb()
         firsts, rates = [], []
         for round_ in range(ROUNDS):
             first, total, body = asyncio.run(download(target, headers))
@@ -101,13 +93,10 @@ def main() -> None:
             rates.append(len(body) / 1e6 / total)
             print(f"round {round_ + 1}: {len(body) / 1e6:.1f} MB in {total:.2f}s, first byte after "
                   f"{first * 1000:.0f} ms", flush=True)
-        growth = peak_rss_mb(api) - before
+        growth = api.peak_rss_mb() - before
         print(f"time to first byte (median): {statistics.median(firsts) * 1000:.0f} ms (target < 300 ms)")
         print(f"peak memory growth of the API process: {growth:.1f} MB (target < 50 MB)")
         print(f"RESULT prompt_log_mb_per_s={statistics.median(rates):.1f} target=>=50")
-    finally:
-        for child in reversed(children):
-            child.stop()
 
 
 if __name__ == "__main__":

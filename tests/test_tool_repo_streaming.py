@@ -26,14 +26,6 @@ def live(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     child.stop()
 
 
-def _peak_rss_mb(child: ChildProcess) -> float:
-    assert child.process is not None
-    for line in Path(f"/proc/{child.process.pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmHWM in /proc status")
-
-
 async def test_a_50_mb_push_keeps_the_api_memory_growth_small(live: tuple[ChildProcess, str], admin: Caller,
                                                               tmp_path: Path) -> None:
     child, url = live
@@ -42,11 +34,11 @@ async def test_a_50_mb_push_keeps_the_api_memory_growth_small(live: tuple[ChildP
     (work / "small.txt").write_text("warm-up\n")
     commit_all(work, "Warm up")
     git(work, "push", "-q", "origin", "main")
-    before = _peak_rss_mb(child)
+    before = child.peak_rss_mb()
     (work / "big.bin").write_bytes(os.urandom(PACK_MB * 1024 * 1024))  # incompressible: the pack is ~50 MB
     commit_all(work, "A big file")
     git(work, "push", "-q", "origin", "main", timeout=300)
-    growth = _peak_rss_mb(child) - before
+    growth = child.peak_rss_mb() - before
     assert growth < 30, f"peak RSS grew by {growth:.1f} MB during a {PACK_MB} MB push"
     fresh = tmp_path / "fresh"
     git(tmp_path, "clone", "-q", remote_url(url, admin), str(fresh), timeout=300)
