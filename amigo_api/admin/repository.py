@@ -6,8 +6,9 @@ from typing import Any, ClassVar
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import OperationFailure
 
-from amigo_api.core.db import Document
+from amigo_api.core.db import Document, OrgDb
 from amigo_api.core.repository import OrgRepository
+from amigo_api.core.sql_tables import DATA_VERSIONS, data_version_id
 
 PROMPT_LOG_TTL_INDEX = "prompt_log_expiry"
 # Prefix lookups walk this index's key range (a planner could otherwise pick the TTL index and scan).
@@ -67,3 +68,20 @@ class SqlQueryRepository(OrgRepository):
 
     async def by_id(self, query_id: str) -> Document | None:
         return await self.find_one({"_id": query_id})
+
+
+class SnapshotSource:
+    """Reads the collections the SQL endpoint exposes (other domains' data), always for one organization."""
+
+    def __init__(self, org: OrgDb) -> None:
+        self.org = org
+
+    async def write_counts(self, collections: list[str]) -> dict[str, int]:
+        """How many counted writes each collection has had for this organization (0 if none yet)."""
+        ids = {data_version_id(self.org.org_id, c): c for c in collections}
+        found = {ids[d["_id"]]: int(d["version"])
+                 async for d in self.org.db[DATA_VERSIONS].find({"_id": {"$in": list(ids)}})}
+        return {c: found.get(c, 0) for c in collections}
+
+    def documents(self, collection: str, query: Document, batch_size: int) -> Any:
+        return self.org.db[collection].find({**query, "org_id": self.org.org_id}, batch_size=batch_size)

@@ -98,7 +98,7 @@ async def submit_async(org: OrgDb, principal: Principal, temporal: Client | None
     query_id = new_id()
     await SqlQueryRepository(org).insert_one({
         "_id": query_id, "sql_query": sql_text, "status": "running", "created_at": utcnow(),
-        "user": {"org_id": principal.issuer_org_id, "user_id": principal.user_id}})
+        "user": principal.user_info})
     await temporal.start_workflow(SqlQueryWorkflow.run, SqlQueryJob(org.org_id, query_id,
                                                                     settings.sql_async_timeout_seconds),
                                   id=f"sql-query-{org.org_id}-{query_id}", task_queue=settings.temporal_task_queue)

@@ -25,9 +25,10 @@ import duckdb
 import pyarrow as pa
 from bson import Decimal128, ObjectId
 
+from amigo_api.admin.repository import SnapshotSource
 from amigo_api.core.db import Document, OrgDb
 from amigo_api.core.errors import AmigoError, InvalidRequest
-from amigo_api.core.sql_tables import DATA_VERSIONS, SqlTable, data_version_id, tables
+from amigo_api.core.sql_tables import SqlTable, tables
 from amigo_api.settings import Settings
 
 FETCH_BATCH = 10_000
@@ -114,7 +115,7 @@ class SnapshotCache:
         """Current snapshots of the named tables, reloading only those whose collection changed."""
         wanted = [t for t in tables() if t.name in names]
         async with self._locks.setdefault(org.org_id, asyncio.Lock()):
-            versions = await self._versions(org, wanted)
+            versions = await SnapshotSource(org).write_counts([t.collection for t in wanted])
             cached = self._orgs.setdefault(org.org_id, {})
             self._orgs.move_to_end(org.org_id)
             while len(self._orgs) > CACHED_ORGANIZATIONS:
@@ -128,17 +129,11 @@ class SnapshotCache:
                                                    await self._load(org, table))
             return {t.name: cached[t.name].data for t in wanted}
 
-    async def _versions(self, org: OrgDb, wanted: list[SqlTable]) -> dict[str, int]:
-        ids = {data_version_id(org.org_id, t.collection): t.collection for t in wanted}
-        found = {ids[d["_id"]]: int(d["version"])
-                 async for d in org.db[DATA_VERSIONS].find({"_id": {"$in": list(ids)}})}
-        return {t.collection: found.get(t.collection, 0) for t in wanted}
-
     async def _load(self, org: OrgDb, table: SqlTable) -> pa.Table:
         """Batches are converted in a thread while the next one is read. Whole documents are read (a projection
         is slower on the embedded server); only the declared columns are kept."""
-        query = {"org_id": org.org_id, **(table.scope(self.settings) if table.scope else {})}
-        cursor = org.db[table.collection].find(query, batch_size=FETCH_BATCH)
+        scope = table.scope(self.settings) if table.scope else {}
+        cursor = SnapshotSource(org).documents(table.collection, scope, FETCH_BATCH)
         columns: dict[str, list[Any]] = {column: [] for column in table.columns}
         converting: asyncio.Future[None] | None = None
         while batch := await cursor.to_list(FETCH_BATCH):

@@ -69,6 +69,11 @@ class Principal:
         """Role comparisons use the role only, never temporary grants."""
         return permissions.outranks(self.role_grants, role_grants)
 
+    @property
+    def user_info(self) -> Document:
+        """The caller as recorded in `creator`/`updated_by` fields: the user in their own organization."""
+        return {"org_id": self.issuer_org_id, "user_id": self.user_id}
+
 
 class PrincipalLoader(Protocol):
     async def __call__(self, org: OrgDb, issuer_org_id: str, user_id: str) -> tuple[Principal, float] | None:

@@ -7,6 +7,7 @@ from fastapi import Query
 
 from amigo_api.core.db import Document
 from amigo_api.core.errors import AmigoError
+from amigo_api.core.ids import OBJECT_ID_PATTERN
 from amigo_api.core.schemas import MAX_COUNT
 
 
@@ -18,6 +19,8 @@ class QueryValidationError(AmigoError):
 ContinuationToken = Annotated[
     int, Query(ge=0, le=MAX_COUNT, description="The token from the previous request to return the next page.")
 ]
+IdFilter = Annotated[list[Annotated[str, Query(pattern=OBJECT_ID_PATTERN)]],
+                     Query(description="IDs to filter for; repeat the parameter for several.")]
 SortBy = Annotated[
     list[str],
     Query(description="Fields to sort by, each prefixed with `+` (ascending) or `-` (descending)."),

@@ -9,9 +9,14 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from amigo_api.core.db import Document, OrgDb
-from amigo_api.core.sql_tables import DATA_VERSIONS, data_version_id, exposed_collections
+from amigo_api.core.sql_tables import DATA_VERSIONS, data_version_id, is_exposed
 
 Sort = Sequence[tuple[str, int]]
+
+
+def with_id(doc: Document) -> Document:
+    """A stored document as the contract shows it: its `_id` also as `id`."""
+    return {**doc, "id": doc["_id"]}
 
 
 class OrgRepository:
@@ -89,7 +94,7 @@ class OrgRepository:
 
     async def _changed(self, count: int) -> None:
         """Count writes to collections the SQL endpoint exposes, so its cached snapshots know when to refresh."""
-        if count == 0 or self.collection_name not in exposed_collections():
+        if count == 0 or not is_exposed(self.collection_name):
             return
         versions = self.org.db[DATA_VERSIONS]
         key = {"_id": data_version_id(self.org.org_id, self.collection_name)}

@@ -6,8 +6,10 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from amigo_api.core.clock import parse_iso_duration
+from amigo_api.core.ids import OBJECT_ID_PATTERN
 
 StrippedNonemptyString = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+ObjectId = Annotated[str, StringConstraints(pattern=OBJECT_ID_PATTERN)]
 # Counts and version numbers clients send: bounded so that every one fits a BSON integer.
 MAX_COUNT = 2**31 - 1
 PositiveCount = Annotated[int, Field(gt=0, le=MAX_COUNT)]

@@ -22,18 +22,20 @@ class SqlTable:
 
 
 _tables: dict[str, SqlTable] = {}
+_collections: set[str] = set()  # looked up on every repository write
 
 
 def register_table(table: SqlTable) -> None:
     _tables[table.name] = table
+    _collections.add(table.collection)
 
 
 def tables() -> list[SqlTable]:
     return sorted(_tables.values(), key=lambda t: t.name)
 
 
-def exposed_collections() -> frozenset[str]:
-    return frozenset(t.collection for t in _tables.values())
+def is_exposed(collection: str) -> bool:
+    return collection in _collections
 
 
 def data_version_id(org_id: str, collection: str) -> str:

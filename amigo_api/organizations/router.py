@@ -8,9 +8,8 @@ from pydantic import EmailStr
 
 from amigo_api.core.auth import Principal, authenticate_optional
 from amigo_api.core.db import OrgDbDep, get_clusters
-from amigo_api.core.ids import OBJECT_ID_PATTERN
 from amigo_api.core.openapi import error_responses
-from amigo_api.core.pagination import ContinuationToken, SortBy, unique
+from amigo_api.core.pagination import ContinuationToken, IdFilter, SortBy, unique
 from amigo_api.core.ratelimit import anonymous_rate_limit, rate_limit
 from amigo_api.organizations import schemas as s
 from amigo_api.organizations import service
@@ -167,7 +166,7 @@ async def create_temporary_permission_grant(
             responses=error_responses(401, 403, rate_limit=100, r404="Specified organization is not found."))
 async def get_temporary_permission_grants(
     org: OrgDbDep, principal: Viewer,
-    id: Annotated[list[Annotated[str, Query(pattern=OBJECT_ID_PATTERN)]], Query()] = [],  # noqa: A002,B006
+    id: IdFilter = [],  # noqa: A002,B006
     user_id: Annotated[list[str], Query()] = [],  # noqa: B006
     permission_grant_name: str | None = None,
     is_expired: bool | None = None,
@@ -200,7 +199,7 @@ async def create_role(org: OrgDbDep, body: s.CreateRoleRequest, principal: RoleC
 async def get_roles(
     org: OrgDbDep, principal: Viewer,
     return_permission_grants: bool = False,
-    id: Annotated[list[Annotated[str, Query(pattern=OBJECT_ID_PATTERN)]], Query()] = [],  # noqa: A002,B006
+    id: IdFilter = [],  # noqa: A002,B006
     name: Annotated[list[str], Query()] = [],  # noqa: B006
 ) -> s.GetRolesResponse:
     """The roles the caller holds `Role:GetRole` for."""

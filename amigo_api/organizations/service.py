@@ -258,7 +258,7 @@ async def create_api_key(org: OrgDb, principal: Principal, body: s.CreateAPIKeyR
     principal.require("Organization:CreateAPIKey", {"role_id": role["_id"], "role_name": role["name"]})
     _require_outranks(principal, role, "Creating an API key")
     doc, secret = await issue_api_key(org, name=body.name, role_id=role["_id"], duration=duration,
-                                      creator={"org_id": principal.issuer_org_id, "user_id": principal.user_id})
+                                      creator=principal.user_info)
     return s.CreateAPIKeyResponse(api_key_id=doc["key_id"], api_key=secret, expires_at=doc["expires_at"])
 
 

@@ -9,7 +9,7 @@ from amigo_api.core.auth import CurrentPrincipal, Principal, require
 from amigo_api.core.db import OrgDbDep
 from amigo_api.core.ids import OBJECT_ID_PATTERN
 from amigo_api.core.openapi import error_responses
-from amigo_api.core.pagination import ContinuationToken, SortBy, unique
+from amigo_api.core.pagination import ContinuationToken, IdFilter, SortBy, unique
 from amigo_api.core.ratelimit import rate_limit
 from amigo_api.core.state import from_app_state
 from amigo_api.services import schemas as s
@@ -29,7 +29,7 @@ ServiceId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN, description="Identifi
             responses=error_responses(401, 403, rate_limit=50, r404="The specified organization does not exist."))
 async def get_services(
     org: OrgDbDep, principal: CurrentPrincipal,
-    id: Annotated[list[Annotated[str, Query(pattern=OBJECT_ID_PATTERN)]], Query()] = [],  # noqa: A002,B006
+    id: IdFilter = [],  # noqa: A002,B006
     is_active: bool | None = None, sort_by: SortBy = [],  # noqa: B006
     tags: Annotated[list[str], Query(description="`key:value`, `key:*` (any value) or `key:` (null value); "
                                                  "all must match.")] = [],  # noqa: B006

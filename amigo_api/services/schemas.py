@@ -4,10 +4,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from amigo_api.core.ids import OBJECT_ID_PATTERN
-from amigo_api.core.schemas import ContractModel, PositiveCount, StrippedNonemptyString, Tag, Tags, UserInfo
+from amigo_api.core.schemas import ContractModel, ObjectId, PositiveCount, StrippedNonemptyString, Tag, Tags, UserInfo
 
-ObjectId = Annotated[str, StringConstraints(pattern=OBJECT_ID_PATTERN)]
 InteractionName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 Keyterm = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"^[a-z-]+( [a-z-]+){0,2}$")]
 Keyterms = Annotated[list[Keyterm], Field(max_length=20)]

@@ -14,6 +14,7 @@ from amigo_api.core.errors import Conflict, InvalidRequest, NotFound
 from amigo_api.core.ids import new_id
 from amigo_api.core.pagination import and_all, next_token, parse_sort, tag_filters, tags_to_list, tags_to_strings
 from amigo_api.core.references import UsageCheck, register_usage, usage_reason
+from amigo_api.core.repository import with_id
 from amigo_api.core.sql_tables import SqlTable, register_table
 from amigo_api.organizations.agents.service import AGENT, STATE_MACHINE, DefinitionKind, claim_for_use, has_version
 from amigo_api.services import schemas as s
@@ -43,12 +44,12 @@ def _not_found(service_id: str) -> NotFound:
     return NotFound(f"The service {service_id} does not exist.", error_code="service_not_found")
 
 
-def _user(principal: Principal) -> Document:
-    return {"org_id": principal.issuer_org_id, "user_id": principal.user_id}
+def _no_version_set(service_id: str, set_name: str) -> NotFound:
+    return NotFound(f"The service {service_id} has no version set {set_name!r}.", error_code="version_set_not_found")
 
 
 def _instance(doc: Document) -> s.ServiceInstance:
-    return s.ServiceInstance.model_validate({**doc, "id": doc["_id"]})
+    return s.ServiceInstance.model_validate(with_id(doc))
 
 
 async def _authorized_service(org: OrgDb, principal: Principal, service_id: str, permission: str,
@@ -107,7 +108,7 @@ async def create_service(org: OrgDb, principal: Principal, registry: ModelRegist
            "service_hierarchical_state_machine_id": body.service_hierarchical_state_machine_id,
            "version_sets": {EDGE: dict(LATEST_EVERYTHING), RELEASE: release}, "keyterms": body.keyterms,
            "tags": tags_to_list(body.tags), "tag_strings": tags_to_strings(body.tags),
-           "creator": _user(principal), "updated_by": _user(principal), "created_at": now, "updated_at": now}
+           "creator": principal.user_info, "updated_by": principal.user_info, "created_at": now, "updated_at": now}
 
     async def write(session: AsyncClientSession) -> None:
         await _claim_components(org, session, body.agent_id, body.service_hierarchical_state_machine_id)
@@ -162,7 +163,7 @@ async def upsert_version_set(org: OrgDb, principal: Principal, registry: ModelRe
         await _check_version_sets(org, session, current["agent_id"], current["service_hierarchical_state_machine_id"],
                                   {set_name: value})
         await repository.update_one({"_id": service_id}, {"$set": {
-            f"version_sets.{set_name}": value, "updated_by": _user(principal), "updated_at": utcnow()}})
+            f"version_sets.{set_name}": value, "updated_by": principal.user_info, "updated_at": utcnow()}})
 
     await in_transaction(org, write)
 
@@ -171,18 +172,16 @@ async def delete_version_set(org: OrgDb, principal: Principal, service_id: str, 
     if set_name in (EDGE, RELEASE):
         raise InvalidRequest(f"The `{set_name}` version set cannot be deleted.", error_code="version_set_required")
     doc = await _authorized_service(org, principal, service_id, "Service:DeleteVersionSet", version_set_name=set_name)
-    missing = NotFound(f"The service {service_id} has no version set {set_name!r}.",
-                       error_code="version_set_not_found")
     if set_name not in doc["version_sets"]:
-        raise missing
+        raise _no_version_set(service_id, set_name)
 
     async def write(session: AsyncClientSession) -> None:
         removed = await ServiceRepository(org, session).update_one(
             {"_id": service_id, f"version_sets.{set_name}": {"$exists": True}},
-            {"$unset": {f"version_sets.{set_name}": ""}, "$set": {"updated_by": _user(principal),
+            {"$unset": {f"version_sets.{set_name}": ""}, "$set": {"updated_by": principal.user_info,
                                                                   "updated_at": utcnow()}})
         if not removed:
-            raise missing
+            raise _no_version_set(service_id, set_name)
         reason = await usage_reason(VERSION_SET_USAGE, org, session, service_id, set_name)
         if reason is not None:
             raise InvalidRequest(reason, error_code="version_set_in_use")
@@ -199,7 +198,7 @@ async def claim_version_set(org: OrgDb, session: AsyncClientSession, service_id:
         return doc
     if await repository.by_id(service_id) is None:
         raise _not_found(service_id)
-    raise NotFound(f"The service {service_id} has no version set {set_name!r}.", error_code="version_set_not_found")
+    raise _no_version_set(service_id, set_name)
 
 
 async def claim_service(org: OrgDb, session: AsyncClientSession, service_id: str) -> Document:
@@ -252,7 +251,7 @@ async def update_service(org: OrgDb, principal: Principal, registry: ModelRegist
             if reason is not None:
                 raise InvalidRequest(reason, error_code="service_in_use")
         await ServiceRepository(org, session).update_one(
-            {"_id": service_id}, {"$set": {**changes, "updated_by": _user(principal), "updated_at": utcnow()}})
+            {"_id": service_id}, {"$set": {**changes, "updated_by": principal.user_info, "updated_at": utcnow()}})
 
     try:
         await in_transaction(org, write)

@@ -8,7 +8,7 @@ from amigo_api.core.auth import CurrentPrincipal, Principal, require
 from amigo_api.core.db import OrgDbDep
 from amigo_api.core.ids import OBJECT_ID_PATTERN
 from amigo_api.core.openapi import error_responses
-from amigo_api.core.pagination import ContinuationToken, SortBy, unique
+from amigo_api.core.pagination import ContinuationToken, IdFilter, SortBy, unique
 from amigo_api.core.ratelimit import rate_limit
 from amigo_api.simulations import schemas as s
 from amigo_api.simulations import service
@@ -17,7 +17,6 @@ router = APIRouter(prefix="/v1/{organization}/simulation/unit_test", tags=["Simu
 
 UnitTestCreator = Annotated[Principal, Depends(require("Simulation:CreateSimulationUnitTest"))]
 UnitTestDeleter = Annotated[Principal, Depends(require("Simulation:DeleteSimulationUnitTest"))]
-IdList = Annotated[list[Annotated[str, Query(pattern=OBJECT_ID_PATTERN)]], Query()]
 
 
 @router.post("/", operation_id="create-simulation-unit-test", summary="Create a simulation unit test",
@@ -39,9 +38,9 @@ async def create_simulation_unit_test(org: OrgDbDep, body: s.CreateSimulationUni
             responses=error_responses(401, 403, rate_limit=200, r404="Specified organization is not found."))
 async def get_simulation_unit_tests(
     org: OrgDbDep, principal: CurrentPrincipal,
-    id: IdList = [], limit: Annotated[int, Query(ge=0, le=500)] = 50,  # noqa: A002,B006
+    id: IdFilter = [], limit: Annotated[int, Query(ge=0, le=500)] = 50,  # noqa: A002,B006
     continuation_token: ContinuationToken = 0, is_deleted: bool | None = None,
-    service_id: IdList = [], persona_id: IdList = [], scenario_id: IdList = [], metric_id: IdList = [],  # noqa: B006
+    service_id: IdFilter = [], persona_id: IdFilter = [], scenario_id: IdFilter = [], metric_id: IdFilter = [],  # noqa: B006
     creator: Annotated[list[str], Query(description="Creators as `org_id,user_id`.")] = [],  # noqa: B006
     tag: Annotated[list[str], Query(description="`key:value`, `key:*` or `key:`.")] = [],  # noqa: B006
     sort_by: SortBy = [],  # noqa: B006

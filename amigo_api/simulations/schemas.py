@@ -3,12 +3,9 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
-from amigo_api.core.ids import OBJECT_ID_PATTERN
-from amigo_api.core.schemas import ContractModel, StrippedNonemptyString, Tag, Tags, UserInfo
-
-ObjectId = Annotated[str, StringConstraints(pattern=OBJECT_ID_PATTERN)]
+from amigo_api.core.schemas import ContractModel, ObjectId, StrippedNonemptyString, Tag, Tags, UserInfo
 
 
 class NumericalMetricSuccessCriterion(ContractModel):

@@ -15,6 +15,7 @@ from amigo_api.core.errors import Conflict, InvalidRequest, NotFound
 from amigo_api.core.ids import new_id
 from amigo_api.core.pagination import and_all, next_token, parse_sort, tag_filters, tags_to_list, tags_to_strings
 from amigo_api.core.references import register_usage, usage_reason
+from amigo_api.core.repository import with_id
 from amigo_api.core.sql_tables import SqlTable, register_table
 from amigo_api.services.service import SERVICE_USAGE, VERSION_SET_USAGE, claim_version_set
 from amigo_api.simulations import schemas as s
@@ -29,10 +30,6 @@ async def ensure_indexes(db: Any) -> None:
     await SimulationUnitTestRepository.ensure_indexes(db)
 
 
-def _user(principal: Principal) -> Document:
-    return {"org_id": principal.issuer_org_id, "user_id": principal.user_id}
-
-
 async def create_unit_test(org: OrgDb, principal: Principal, body: s.CreateSimulationUnitTestRequest
                            ) -> s.CreateSimulationUnitTestResponse:
     principal.require("Simulation:CreateSimulationUnitTest",
@@ -41,7 +38,7 @@ async def create_unit_test(org: OrgDb, principal: Principal, body: s.CreateSimul
     doc = {**body.model_dump(exclude={"tags"}), "_id": new_id(), "is_deleted": False,
            "tags": tags_to_list(body.tags), "tag_strings": tags_to_strings(body.tags),
            "metric_ids": sorted({c.metric_id for c in body.success_criterions}),
-           "creator": _user(principal), "updated_by": _user(principal), "created_at": now, "updated_at": now}
+           "creator": principal.user_info, "updated_by": principal.user_info, "created_at": now, "updated_at": now}
 
     async def write(session: AsyncClientSession) -> None:
         await claim_version_set(org, session, body.service_id, body.service_version_set_name)
@@ -88,7 +85,7 @@ async def list_unit_tests(org: OrgDb, principal: Principal, *, ids: list[str], i
     query = and_all(filters, principal.visible("Simulation:GetSimulationUnitTest", UNIT_TEST_FIELDS))
     docs, has_more = await repository.find_page(query, sort=sort, skip=continuation_token, limit=limit)
     return s.GetSimulationUnitTestsResponse(
-        simulation_unit_tests=[s.SimulationUnitTestInstance.model_validate({**d, "id": d["_id"]}) for d in docs],
+        simulation_unit_tests=[s.SimulationUnitTestInstance.model_validate(with_id(d)) for d in docs],
         has_more=has_more, continuation_token=next_token(continuation_token, len(docs), has_more),
         filter_values=await _filter_values(repository, filters) if continuation_token == 0 else None)
 
@@ -105,7 +102,7 @@ async def delete_unit_test(org: OrgDb, principal: Principal, unit_test_id: str) 
     async def write(session: AsyncClientSession) -> None:
         deleted = await SimulationUnitTestRepository(org, session).update_one(
             {"_id": unit_test_id, "is_deleted": False},
-            {"$set": {"is_deleted": True, "updated_by": _user(principal), "updated_at": utcnow()}})
+            {"$set": {"is_deleted": True, "updated_by": principal.user_info, "updated_at": utcnow()}})
         if not deleted:
             raise missing
         reason = await usage_reason(UNIT_TEST_USAGE, org, session, unit_test_id)

@@ -8,7 +8,7 @@ from amigo_api.core.auth import CurrentPrincipal, Principal, require
 from amigo_api.core.db import OrgDbDep
 from amigo_api.core.ids import OBJECT_ID_PATTERN
 from amigo_api.core.openapi import error_responses
-from amigo_api.core.pagination import ContinuationToken, SortBy, unique
+from amigo_api.core.pagination import ContinuationToken, IdFilter, SortBy, unique
 from amigo_api.core.ratelimit import rate_limit
 from amigo_api.core.schemas import MAX_COUNT
 from amigo_api.organizations.agents import schemas as s
@@ -24,7 +24,6 @@ MachineCreator = Annotated[Principal, Depends(require(STATE_MACHINE.create_permi
 MachineVersionCreator = Annotated[Principal, Depends(require(STATE_MACHINE.version_permission))]
 MachineDeleter = Annotated[Principal, Depends(require(STATE_MACHINE.delete_permission))]
 
-IdFilter = Annotated[list[Annotated[str, Query(pattern=OBJECT_ID_PATTERN)]], Query(description="IDs to filter for.")]
 ExpectedVersion = Annotated[int | None, Query(gt=0, le=MAX_COUNT,
                                                description="Refuse (409) unless this is the next version.")]
 VersionSelector = Annotated[str | None, Query(

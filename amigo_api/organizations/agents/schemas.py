@@ -5,10 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from amigo_api.core.ids import OBJECT_ID_PATTERN
-from amigo_api.core.schemas import ContractModel, PositiveCount, StrippedNonemptyString, UserInfo
+from amigo_api.core.schemas import ContractModel, ObjectId, PositiveCount, StrippedNonemptyString, UserInfo
 
-ObjectId = Annotated[str, StringConstraints(pattern=OBJECT_ID_PATTERN)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 StateName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]+$")]
 ExternalStateName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]+\.[A-Za-z0-9_]+$")]

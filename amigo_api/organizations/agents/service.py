@@ -14,6 +14,7 @@ from amigo_api.core.errors import Conflict, InvalidRequest, NotFound
 from amigo_api.core.ids import new_id
 from amigo_api.core.pagination import QueryValidationError, and_all, next_token, parse_sort
 from amigo_api.core.references import usage_reason
+from amigo_api.core.repository import with_id
 from amigo_api.core.sql_tables import SqlTable, register_table
 from amigo_api.organizations.agents import schemas as s
 from amigo_api.organizations.agents.graph import validate_graph
@@ -72,10 +73,6 @@ async def ensure_indexes(db: Any) -> None:
         await repository.ensure_indexes(db)
 
 
-def _instance(doc: Document) -> Document:
-    return {**doc, "id": doc["_id"]}
-
-
 # Definitions ----------------------------------------------------------------------------------------
 
 async def create_definition(org: OrgDb, principal: Principal, kind: DefinitionKind, name: str) -> s.IdResponse:
@@ -83,7 +80,7 @@ async def create_definition(org: OrgDb, principal: Principal, kind: DefinitionKi
     now = utcnow()
     definition_id = new_id()
     doc = {"_id": definition_id, "name": name, "deprecated": False, "latest_version": None, "created_at": now,
-           "updated_at": now, "creator": {"org_id": principal.issuer_org_id, "user_id": principal.user_id}}
+           "updated_at": now, "creator": principal.user_info}
     try:
         await kind.definitions(org).insert_one(doc)
     except DuplicateKeyError as exc:
@@ -98,7 +95,7 @@ async def list_definitions(org: OrgDb, principal: Principal, kind: DefinitionKin
                     None if deprecated is None else {"deprecated": deprecated},
                     principal.visible(kind.get_permission, kind.fields))
     docs, has_more = await kind.definitions(org).find_page(query, sort=[], skip=continuation_token, limit=limit)
-    return ([s.DefinitionInstance.model_validate(_instance(d)) for d in docs], has_more,
+    return ([s.DefinitionInstance.model_validate(with_id(d)) for d in docs], has_more,
             next_token(continuation_token, len(docs), has_more))
 
 
@@ -174,7 +171,7 @@ async def _insert_version(org: OrgDb, principal: Principal, kind: DefinitionKind
                           body: Document) -> s.VersionCreatedResponse:
     now = utcnow()
     doc = {**body, "_id": new_id(), kind.id_attribute: parent_id, "version": number, "created_at": now,
-           "creator": {"org_id": principal.issuer_org_id, "user_id": principal.user_id}}
+           "creator": principal.user_info}
     try:
         await kind.versions(org).insert_one(doc)
     except DuplicateKeyError as exc:
@@ -259,7 +256,7 @@ async def list_versions(org: OrgDb, principal: Principal, kind: DefinitionKind, 
     versions = kind.versions(org)
     query = and_all({kind.id_attribute: parent_id}, await _version_filter(versions, parent_id, version))
     docs, has_more = await versions.find_page(query, sort=sort, skip=continuation_token, limit=limit)
-    return [_instance(d) for d in docs], has_more, next_token(continuation_token, len(docs), has_more)
+    return [with_id(d) for d in docs], has_more, next_token(continuation_token, len(docs), has_more)
 
 
 _DEFINITION_COLUMNS = {"name": "name", "deprecated": "deprecated", "latest_version": "latest_version",

@@ -39,7 +39,7 @@ def push_recorder(org: OrgDb, principal: Principal) -> Callable[[list[RefUpdate]
         now = utcnow()
         await PushRepository(org).insert_many([
             {"_id": new_id(), "ref": u.ref, "old_sha": u.old_sha, "new_sha": u.new_sha, "pushed_at": now,
-             "user": {"org_id": principal.issuer_org_id, "user_id": principal.user_id}} for u in updates])
+             "user": principal.user_info} for u in updates])
 
     return record
 
