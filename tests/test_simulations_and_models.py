@@ -36,8 +36,9 @@ async def test_unit_tests_are_created_listed_and_deleted(client: httpx.AsyncClie
     duplicate = await client.post(base, headers=admin.headers, json=_unit_test(service_id))
     assert duplicate.status_code == 409
     assert (await client.post(base, headers=admin.headers, json=_unit_test("f" * 24, "x"))).status_code == 404
-    assert (await client.post(base, headers=admin.headers, json=_unit_test(service_id, "x", "nope"))
-            ).status_code == 404
+    for missing_set in ("nope", "$where", "a.b", "version_sets"):
+        response = await client.post(base, headers=admin.headers, json=_unit_test(service_id, "x", missing_set))
+        assert response.status_code == 404, (missing_set, response.text)
     for bad in ({"max_interactions": 101}, {"success_criterions": []}, {"persona_id": "p"}):
         assert (await client.post(base, headers=admin.headers, json=_unit_test(service_id, "y", **bad))
                 ).status_code == 422

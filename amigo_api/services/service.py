@@ -1,6 +1,7 @@
 """Rules for services: one active service per name, the automatic `edge` and `release` version sets,
 version sets that pin existing versions and supported models, and activation guarded by what it uses."""
 
+import re
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -27,6 +28,7 @@ LATEST_EVERYTHING: Document = {"agent_version_number": None, "service_hierarchic
 SERVICE_FIELDS = {"service_id": "_id", "service_name": "name", "tags": "tag_strings", "is_active": "is_active"}
 SERVICE_SORT = {"name": "name", "is_active": "is_active"}
 # A usage kind other domains register checks for: "is this service (or one of its version sets) in use?"
+VERSION_SET_NAME = re.compile(s.VERSION_SET_NAME_PATTERN)
 SERVICE_USAGE = "service"
 VERSION_SET_USAGE = "service version set"
 
@@ -193,9 +195,11 @@ async def claim_version_set(org: OrgDb, session: AsyncClientSession, service_id:
     """Inside a caller's transaction: the service exists and has this version set, and stays so until commit
     (a concurrent deletion of the set conflicts with the caller's transaction)."""
     repository = ServiceRepository(org, session)
-    doc = await repository.claim({"_id": service_id, f"version_sets.{set_name}": {"$exists": True}})
-    if doc is not None:
-        return doc
+    # A name no version set could have is never put into a field path.
+    if VERSION_SET_NAME.match(set_name):
+        doc = await repository.claim({"_id": service_id, f"version_sets.{set_name}": {"$exists": True}})
+        if doc is not None:
+            return doc
     if await repository.by_id(service_id) is None:
         raise _not_found(service_id)
     raise _no_version_set(service_id, set_name)
