@@ -24,6 +24,7 @@ from amigo_api.core.errors import install_error_handlers
 from amigo_api.core.maintenance import MaintenanceMiddleware, MaintenanceSwitch
 from amigo_api.core.observability import RequestContextMiddleware, configure_logging
 from amigo_api.core.ratelimit import RateLimiter
+from amigo_api.core.request_guard import RequestGuardMiddleware
 from amigo_api.core.security import TokenService
 from amigo_api.organizations import router as organizations_router
 from amigo_api.organizations import service as organizations_service
@@ -102,13 +103,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.model_registry = ModelRegistry.load(settings.models_file)
     app.state.repo_store = RepoStore(settings.git_root)
     app.state.repo_store.install_hooks()
-    app.state.git_backend = GitBackend(app.state.repo_store, settings.git_protected_branches)
+    app.state.git_backend = GitBackend(app.state.repo_store, settings.git_protected_branches,
+                                       settings.git_timeout_seconds)
     app.state.blobs = BlobStore(settings.blob_root)
     app.state.sql_snapshots = SnapshotCache(settings)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
     _add_operational_routes(app)
+    app.add_middleware(RequestGuardMiddleware, routes=[route for router in ROUTERS for route in router.routes],
+                       default_limit=settings.max_body_bytes)
     app.add_middleware(MaintenanceMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     default_cluster: str = "default"
     database_name: str = "amigo"
     infra_database_name: str = "amigo_infra"
+    # Every MongoDB operation gives up after this long (a request then answers 503, never hangs).
+    mongo_timeout_ms: int = 30_000
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
@@ -53,6 +55,8 @@ class Settings(BaseSettings):
     sql_memory_limit: str = "1GB"
     sql_threads: int = 2
     sql_result_url_seconds: int = 3600
+    # A synchronous answer stops (truncated) at 1,000 rows or about this many bytes of values.
+    sql_max_result_bytes: int = 10 * 1024 * 1024
     # A cached snapshot is rebuilt after this long even without counted writes (TTL deletions are not counted).
     sql_snapshot_max_age_seconds: float = 300.0
 
@@ -60,6 +64,12 @@ class Settings(BaseSettings):
     git_root: str = ".amigo/git"
     # Branches that refuse force pushes and deletion through the git endpoint.
     git_protected_branches: list[str] = Field(default_factory=lambda: ["main"])
+    # One git operation (a clone, fetch or push through `git http-backend`) is killed after this long.
+    git_timeout_seconds: float = 600.0
+    # Commit history walks at most this many commits for one page (deeper pages are refused).
+    git_history_max_commits: int = 10_000
+    # Request bodies: the default limit for JSON endpoints (routes that need more declare their own).
+    max_body_bytes: int = 2 * 1024 * 1024
     log_level: str = "INFO"
     log_json: bool = True
 

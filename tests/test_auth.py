@@ -1,15 +1,20 @@
 """Sign-in with API keys, bearer and basic credentials, and refused tokens."""
 
+import asyncio
 import base64
 import json
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import jwt
 
 from amigo_api.core.clock import utcnow
 from amigo_api.core.security import TokenService
+from amigo_api.settings import Settings
 from tests.conftest import Caller
+from tests.live import live_api
 
 
 def signin_headers(caller: Caller, **overrides: str) -> dict[str, str]:
@@ -127,7 +132,7 @@ async def test_tokens_verify_on_another_replica_and_survive_rotation(settings, a
     assert (claims.org_id, claims.user_id) == (admin.org_id, admin.user_id)
     old_kid = jwt.get_unverified_header(admin.token)["kid"]
     await replica.rotate()
-    new_token, _ = replica.issue(admin.org_id, admin.user_id)
+    new_token, _ = replica.issue(admin.org_id, admin.user_id, admin.api_key_id)
     assert jwt.get_unverified_header(new_token)["kid"] != old_kid
     primary: TokenService = app.state.tokens  # type: ignore[attr-defined]
     primary._last_reload = 0.0  # the unknown kid triggers a reload at once
@@ -135,3 +140,41 @@ async def test_tokens_verify_on_another_replica_and_survive_rotation(settings, a
     assert (await primary.verify(admin.token)).user_id == admin.user_id  # retired key still verifies
     kids = {k["kid"] for k in primary.jwks()["keys"]}
     assert {old_kid, jwt.get_unverified_header(new_token)["kid"]} <= kids
+
+
+async def _refused_within(http: httpx.AsyncClient, url: str, caller: Caller, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        response = await http.get(url, headers=caller.headers)
+        if response.status_code == 401:
+            return True
+        assert response.status_code == 200, response.text
+        await asyncio.sleep(0.2)
+    return False
+
+
+async def test_tokens_stop_working_on_every_process_once_their_key_is_gone(
+        client: httpx.AsyncClient, make_caller, new_org_id: str, app: object, settings: Settings,
+        tmp_path: Path) -> None:
+    admin: Caller = await make_caller(new_org_id)
+    deleted_key: Caller = await make_caller(new_org_id)
+    expired_key: Caller = await make_caller(new_org_id)
+    users = f"/v1/{new_org_id}/user/"
+    with live_api(settings, tmp_path, "api-revocation") as url:
+        async with httpx.AsyncClient(base_url=url) as replica:
+            for caller in (deleted_key, expired_key):  # cached as valid on both processes
+                assert (await replica.get(users, headers=caller.headers)).status_code == 200
+                assert (await client.get(users, headers=caller.headers)).status_code == 200
+            gone = await client.delete(f"/v1/{new_org_id}/organization/api_key/{deleted_key.api_key_id}/",
+                                       headers=admin.headers)
+            assert gone.status_code == 200
+            refused = await client.get(users, headers=deleted_key.headers)
+            assert refused.status_code == 401 and refused.json()["error_code"] == "api_key_revoked"
+            org = await app.state.clusters.org_db(new_org_id)  # type: ignore[attr-defined]
+            await org.db["api_keys"].update_one({"key_id": expired_key.api_key_id},
+                                                {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}})
+            window = settings.principal_cache_seconds + 5
+            assert await _refused_within(replica, users, deleted_key, window)
+            assert await _refused_within(replica, users, expired_key, window)
+            assert await _refused_within(client, users, expired_key, window)
+            assert (await replica.get(users, headers=admin.headers)).status_code == 200

@@ -132,3 +132,16 @@ async def test_an_organizations_documents_land_only_in_its_cluster(two_cluster_c
     finally:
         await first.close()
         await second.close()
+
+
+async def test_organization_ids_are_kept_to_a_safe_alphabet(client: httpx.AsyncClient, admin: Caller) -> None:
+    for org_id in ("%24where", "x%00y", "a%24b", "Upper", "a.b", "-lead", "a" * 64, "caf%C3%A9"):
+        created = await client.put(f"/v1/{org_id}/organization/", headers=create_headers(admin), json=org_body())
+        assert created.status_code == 422, (org_id, created.text)
+        assert created.json()["error_code"] == "validation_error"
+        for path in ("admin/get_prompt_logs/?prompt_log_prefix=a", "tool/repo/branches", "user/"):
+            assert (await client.get(f"/v1/{org_id}/{path}", headers=admin.headers)).status_code == 422
+    fine = await client.put(f"/v1/{'a' * 63}/organization/", headers=create_headers(admin), json=org_body())
+    assert fine.status_code == 201, fine.text
+    foreign = await client.get(f"/v1/{admin.org_id}/user/", headers={**admin.headers, "X-ORG-ID": "a$b"})
+    assert foreign.status_code == 401

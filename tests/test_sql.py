@@ -116,3 +116,23 @@ async def test_slow_queries_time_out_and_the_endpoint_can_be_disabled(mongo_serv
             response = await _sql(http, caller, slow)
             assert response.status_code == expected, response.text
     assert response.json()["detail"] == "This endpoint is not supported in the current environment."
+
+
+async def test_malformed_result_url_signatures_are_403(client: httpx.AsyncClient, admin: Caller) -> None:
+    base = f"/v1/{admin.org_id}/admin/sql_query/{'a' * 24}/result"
+    for signature in ("%C3%A9", "%00", "%FF", "\u00e9" * 64, "x" * 64, "%ED%A0%80"):
+        response = await client.get(f"{base}?signature={signature}&expires=1")
+        assert response.status_code == 403, (signature, response.text)
+
+
+async def test_answers_are_bounded_by_bytes_as_well_as_rows(client: httpx.AsyncClient, admin: Caller,
+                                                            settings: object) -> None:
+    limit = settings.sql_max_result_bytes  # type: ignore[attr-defined]
+    response = await _sql(client, admin, "SELECT repeat('a', 1000000) AS big FROM range(1000)")
+    assert response.status_code == 200, response.text[:200]
+    body = response.json()
+    assert body["truncated"] is True
+    assert 0 < len(body["result"]) < 1000
+    assert len(response.content) <= limit + 1_000_100
+    small = (await _sql(client, admin, "SELECT repeat('a', 10) FROM range(5)")).json()
+    assert small["truncated"] is False and len(small["result"]) == 5

@@ -152,3 +152,13 @@ async def test_reads_need_access_and_stay_in_their_organization(
     assert (await client.get(_url(admin, "branches"), headers=other.headers)).status_code == 401
     bare = await app.state.repo_store.ensure(admin.org_id)
     git(bare, "fsck", "--strict")
+
+
+async def test_refs_with_control_characters_are_404(client: httpx.AsyncClient, admin: Caller,
+                                                    repo: dict[str, str]) -> None:
+    for ref in ("main\x00", "main\x00x", "ma\nin", "main\x7f"):
+        response = await client.get(_url(admin, "file"), headers=admin.headers,
+                                    params={"path": "README.md", "ref": ref})
+        assert response.status_code == 404, ref
+    for branch in ("main%00", "main%00x", "ma%0Ain"):
+        assert (await client.get(_url(admin, f"branches/{branch}"), headers=admin.headers)).status_code == 404

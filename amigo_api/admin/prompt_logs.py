@@ -32,6 +32,8 @@ OUTPUT_CHUNK = 256 * 1024
 INLINE_READ_BYTES = 256 * 1024
 HISTORY_SEPARATOR = "\n---\n"
 BLOB_PREFIX = "prompt-logs"
+# A prompt log carries a whole conversation: its request body may be larger than other JSON bodies.
+MAX_PROMPT_LOG_BYTES = 32 * 1024 * 1024
 
 
 class TooManyPromptLogs(InvalidRequest):

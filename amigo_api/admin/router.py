@@ -15,14 +15,13 @@ from amigo_api.core.db import OrgDbDep
 from amigo_api.core.ids import OBJECT_ID_PATTERN
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.ratelimit import anonymous_rate_limit, rate_limit
-from amigo_api.core.state import from_app_state
-from amigo_api.settings import Settings
+from amigo_api.core.request_guard import body_limit
+from amigo_api.core.state import AppSettings, from_app_state
 
 router = APIRouter(prefix="/v1/{organization}/admin", tags=["Admin"])
 ModelReader = Annotated[Principal, Depends(require("Admin:GetModels"))]
 PromptLogWriter = Annotated[Principal, Depends(require("Admin:WritePromptLog"))]
 Snapshots = Annotated[SnapshotCache, Depends(from_app_state("sql_snapshots", SnapshotCache))]
-AppSettings = Annotated[Settings, Depends(from_app_state("settings", Settings))]
 Blobs = Annotated[BlobStore, Depends(from_app_state("blobs", BlobStore))]
 Registry = Annotated[ModelRegistry, Depends(from_app_state("model_registry", ModelRegistry))]
 
@@ -57,7 +56,7 @@ async def get_prompt_logs(org: OrgDbDep, principal: CurrentPrincipal, settings: 
 
 @router.post("/prompt_logs/", operation_id="write-prompt-log", summary="Record a prompt log",
              status_code=status.HTTP_201_CREATED, response_model=s.WritePromptLogResponse,
-             dependencies=[rate_limit(600)],
+             dependencies=[rate_limit(600)], openapi_extra=body_limit(prompt_logs.MAX_PROMPT_LOG_BYTES),
              responses=error_responses(401, 403, rate_limit=600, r409="A prompt log with this key already exists.",
                                        r400="A required permission name is not known."))
 async def write_prompt_log(org: OrgDbDep, principal: PromptLogWriter, settings: AppSettings, blobs: Blobs,

@@ -55,7 +55,8 @@ async def run_sync(org: OrgDb, cache: SnapshotCache, settings: Settings, sql_tex
     names = check_query(sql_text, _table_names())
     snapshots = await cache.tables(org, names)
     result = await anyio.to_thread.run_sync(run_query, settings, snapshots, sql_text, MAX_ROWS,
-                                            settings.sql_timeout_seconds, limiter=_limiter)
+                                            settings.sql_max_result_bytes, settings.sql_timeout_seconds,
+                                            limiter=_limiter)
     return s.SqlQueryResult(execution_time_ms=result.elapsed_ms, truncated=result.truncated,
                             columns=[s.Column(name=n, type=t) for n, t in result.columns],
                             result=[[json_safe(v) for v in row] for row in result.rows])
@@ -84,7 +85,8 @@ def result_url(base_url: str, settings: Settings, org_id: str, query_id: str) ->
 
 def verify_signature(settings: Settings, org_id: str, query_id: str, expires: int, signature: str) -> None:
     expected = _signature(settings, org_id, query_id, expires)
-    if not hmac.compare_digest(expected, signature) or expires < time.time():
+    # Bytes, not str: compare_digest refuses non-ASCII strings, and any malformed signature is simply wrong.
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")) or expires < time.time():
         raise PermissionDenied("The result URL is invalid or has expired; submit the query again.",
                                error_code="invalid_result_url")
 

@@ -32,6 +32,8 @@ from amigo_api.core.sql_tables import SqlTable, tables
 from amigo_api.settings import Settings
 
 FETCH_BATCH = 10_000
+# Rows fetched at a time for a synchronous answer, whose size is checked as it grows.
+SYNC_FETCH_ROWS = 16
 CACHED_ORGANIZATIONS = 16
 
 
@@ -193,22 +195,48 @@ def _duckdb_error(exc: duckdb.Error) -> AmigoError:
     return QueryFailed(f"The SQL query failed: {str(exc).splitlines()[0]}")
 
 
-def run_query(settings: Settings, snapshots: dict[str, pa.Table], sql: str, max_rows: int,
+def approximate_size(value: Any) -> int:
+    """About how many bytes a value takes in a JSON answer."""
+    if isinstance(value, str | bytes | bytearray):
+        return len(value) + 2
+    if isinstance(value, dict):
+        return sum(len(str(k)) + approximate_size(v) + 4 for k, v in value.items()) + 2
+    if isinstance(value, list | tuple | set):
+        return sum(approximate_size(v) + 1 for v in value) + 2
+    if value is None or isinstance(value, bool | int | float):
+        return 8
+    return len(str(value)) + 2
+
+
+def run_query(settings: Settings, snapshots: dict[str, pa.Table], sql: str, max_rows: int, max_bytes: int,
               timeout: float) -> QueryResult:
-    """At most `max_rows` rows (`truncated` says whether more existed); interrupted after `timeout` seconds."""
+    """At most `max_rows` rows and about `max_bytes` of values (`truncated` says whether more existed), fetched a
+    few rows at a time so a query of huge rows never lands whole in this process; interrupted after `timeout`."""
     started = time.perf_counter()
     with sandbox(settings, snapshots) as con:
         timer = _interrupting(con, timeout)
         try:
             cursor = con.execute(sql)
-            rows = cursor.fetchmany(max_rows + 1)
             columns = [(d[0], str(d[1])) for d in cursor.description or []]
+            rows, truncated = _bounded_rows(cursor, max_rows, max_bytes)
         except duckdb.Error as exc:
             raise _duckdb_error(exc) from exc
         finally:
             timer.cancel()
-    return QueryResult(columns, rows[:max_rows], len(rows) > max_rows,
-                       int((time.perf_counter() - started) * 1000))
+    return QueryResult(columns, rows, truncated, int((time.perf_counter() - started) * 1000))
+
+
+def _bounded_rows(cursor: duckdb.DuckDBPyConnection, max_rows: int, max_bytes: int
+                  ) -> tuple[list[tuple[Any, ...]], bool]:
+    rows: list[tuple[Any, ...]] = []
+    size = 0
+    while batch := cursor.fetchmany(SYNC_FETCH_ROWS):
+        for row in batch:
+            size += approximate_size(row)
+            if len(rows) == max_rows or size > max_bytes:
+                return rows, True
+            rows.append(row)
+    return rows, False
 
 
 def run_query_to_csv(settings: Settings, snapshots: dict[str, pa.Table], sql: str, timeout: float,

@@ -19,6 +19,7 @@ from fastapi.security import (
 from amigo_api.core import permissions
 from amigo_api.core.db import Document, OrgDb, OrgDbDep
 from amigo_api.core.errors import PermissionDenied, Unauthorized
+from amigo_api.core.ids import is_valid_org_id
 from amigo_api.core.permissions import PermissionGrant
 from amigo_api.core.security import TokenService
 
@@ -76,9 +77,15 @@ class Principal:
 
 
 class PrincipalLoader(Protocol):
-    async def __call__(self, org: OrgDb, issuer_org_id: str, user_id: str) -> tuple[Principal, float] | None:
+    async def __call__(self, org: OrgDb, issuer: OrgDb, user_id: str, api_key_id: str
+                       ) -> tuple[Principal, float] | None:
         """The principal and until when (monotonic seconds) it may be cached; None if the user has no role
-        in the org. Raises NotFound when the org does not exist."""
+        in the org. Raises NotFound when the org does not exist, Unauthorized when the API key the token was
+        issued for is deleted or expired."""
+
+
+# (path org, issuer org, user, API key)
+CacheKey = tuple[str, str, str, str]
 
 
 class PrincipalCache:
@@ -86,22 +93,23 @@ class PrincipalCache:
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
-        self._entries: dict[tuple[str, str, str], tuple[float, Principal]] = {}
+        self._entries: dict[CacheKey, tuple[float, Principal]] = {}
 
-    def get(self, key: tuple[str, str, str]) -> Principal | None:
+    def get(self, key: CacheKey) -> Principal | None:
         entry = self._entries.get(key)
         if entry is None or entry[0] < time.monotonic():
             return None
         return entry[1]
 
-    def put(self, key: tuple[str, str, str], principal: Principal, valid_until: float) -> None:
+    def put(self, key: CacheKey, principal: Principal, valid_until: float) -> None:
         if self.ttl > 0:
             if len(self._entries) > 10_000:
                 self._entries.clear()
             self._entries[key] = (min(time.monotonic() + self.ttl, valid_until), principal)
 
     def invalidate_org(self, org_id: str) -> None:
-        for key in [k for k in self._entries if k[0] == org_id]:
+        """Forget the org's principals, and those signed in through it elsewhere (its keys may be gone)."""
+        for key in [k for k in self._entries if org_id in (k[0], k[1])]:
             del self._entries[key]
 
 
@@ -132,16 +140,17 @@ async def resolve_principal(request: Request, org: OrgDb, credentials: Credentia
     tokens: TokenService = request.app.state.tokens
     claims = await tokens.verify(credentials.token)
     issuer = issuer_org_id or org.org_id
-    if claims.org_id != issuer:
+    if claims.org_id != issuer or not is_valid_org_id(issuer):
         raise Unauthorized()
     if credentials.basic_username is not None and credentials.basic_username != f"{claims.org_id}_{claims.user_id}":
         raise Unauthorized()
     cache: PrincipalCache = request.app.state.principal_cache
-    key = (org.org_id, issuer, claims.user_id)
+    key = (org.org_id, issuer, claims.user_id, claims.api_key_id)
     principal = cache.get(key)
     if principal is None:
         loader: PrincipalLoader = request.app.state.principal_loader
-        loaded = await loader(org, issuer, claims.user_id)
+        issuer_org = org if issuer == org.org_id else await request.app.state.clusters.org_db(issuer)
+        loaded = await loader(org, issuer_org, claims.user_id, claims.api_key_id)
         if loaded is None:
             if issuer != org.org_id:
                 raise PermissionDenied("The user has no role in this organization.", error_code="no_role_in_org")

@@ -1,5 +1,7 @@
 """MongoDB access: named clusters, the org -> cluster map, and an org-scoped database handle."""
 
+import asyncio
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -8,9 +10,10 @@ from fastapi import Depends, Header, Path, Request
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from amigo_api.core.errors import Conflict, InvalidRequest
+from amigo_api.core.ids import ORG_ID_PATTERN
 from amigo_api.settings import Settings
 
 Document = dict[str, Any]
@@ -42,7 +45,8 @@ class Clusters:
             raise InvalidRequest(f"Unknown MongoDB cluster {cluster!r}; configured: {sorted(self.uris)}.",
                                  error_code="unknown_mongo_cluster")
         if cluster not in self._clients:
-            self._clients[cluster] = AsyncMongoClient(self.uris[cluster], tz_aware=True, connect=False)
+            self._clients[cluster] = AsyncMongoClient(self.uris[cluster], tz_aware=True, connect=False,
+                                                    timeoutMS=self.settings.mongo_timeout_ms)
         return self._clients[cluster]
 
     def database(self, cluster: str) -> AsyncDatabase[Document]:
@@ -85,17 +89,50 @@ class Clusters:
         self._clients.clear()
 
 
+MAX_TRANSACTION_ATTEMPTS = 6
+WRITE_CONFLICT = 112
+
+
+def _transient(exc: PyMongoError) -> bool:
+    return exc.has_error_label("TransientTransactionError") or (
+        isinstance(exc, OperationFailure) and exc.code == WRITE_CONFLICT)
+
+
 async def in_transaction(org: OrgDb, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
-    """Run `work` in one multi-document transaction, retried from the start on a transient write conflict.
+    """Run `work` in one multi-document transaction, retried from the start (a few times, with jittered
+    backoff) on a transient error such as a write conflict; 409 when the conflicts persist.
 
     Rules that read one document and write another (write skew) stay safe when both sides also write a
     document they share: the loser of that write conflict retries and then sees the winner's change."""
-
-    async def attempt(session: AsyncClientSession) -> T:
-        return await work(session)
-
     async with org.client.start_session() as session:
-        return await session.with_transaction(attempt)
+        for attempt in range(MAX_TRANSACTION_ATTEMPTS):
+            try:
+                return await _attempt(session, work)
+            except PyMongoError as exc:
+                if not _transient(exc):
+                    raise
+            await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+    raise Conflict("Too many concurrent changes to the same data; retry the request.",
+                   error_code="concurrent_modification")
+
+
+async def _attempt(session: AsyncClientSession, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+    await session.start_transaction()
+    try:
+        result = await work(session)
+    except BaseException:
+        if session.in_transaction:
+            await session.abort_transaction()
+        raise
+    for _ in range(3):
+        try:
+            await session.commit_transaction()
+            return result
+        except PyMongoError as exc:
+            if not exc.has_error_label("UnknownTransactionCommitResult"):
+                raise
+    raise Conflict("The outcome of a write could not be confirmed; read the resource and retry.",
+                   error_code="commit_unconfirmed")
 
 
 def get_clusters(request: Request) -> Clusters:
@@ -103,9 +140,13 @@ def get_clusters(request: Request) -> Clusters:
     return clusters
 
 
+OrgId = Annotated[str, Path(pattern=ORG_ID_PATTERN, description="The ID of the organization: lowercase letters, "
+                                                                 "digits, `-` and `_`, at most 63 characters.")]
+
+
 async def get_org_db(
     request: Request,
-    organization: Annotated[str, Path(description="The ID of the organization.")],
+    organization: OrgId,
     x_mongo_cluster_name: Annotated[
         str | None,
         Header(description="Usually not needed unless the organization does not exist yet in the Amigo "

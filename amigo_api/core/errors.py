@@ -6,6 +6,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -107,6 +108,15 @@ async def _number_too_large(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body("A number in the request is too large.", "number_out_of_range"), 400)
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PyMongoError)
+    if not exc.timeout:
+        return await _unexpected_error(request, exc)
+    log.warning("database_timeout", path=request.url.path, error=str(exc)[:500])
+    return JSONResponse(error_body("The database did not answer in time; retry shortly.", "database_timeout"), 503,
+                        headers={"Retry-After": "5"})
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", path=request.url.path, error=type(exc).__name__)
     return JSONResponse(error_body("An internal error occurred; it has been logged.", "internal_error"), 500)
@@ -117,4 +127,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OverflowError, _number_too_large)
+    app.add_exception_handler(PyMongoError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

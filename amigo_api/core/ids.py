@@ -1,5 +1,7 @@
 """Identifiers: MongoDB ObjectIds as 24 hex characters."""
 
+import re
+
 from bson import ObjectId
 
 OBJECT_ID_PATTERN = r"^[a-f0-9]{24}$"
@@ -7,3 +9,11 @@ OBJECT_ID_PATTERN = r"^[a-f0-9]{24}$"
 
 def new_id() -> str:
     return str(ObjectId())
+
+# Organization ids name databases, blob folders and git repositories, so they are kept to a safe alphabet.
+ORG_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+_ORG_ID = re.compile(ORG_ID_PATTERN)
+
+
+def is_valid_org_id(org_id: str) -> bool:
+    return _ORG_ID.fullmatch(org_id) is not None

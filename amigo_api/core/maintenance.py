@@ -27,6 +27,7 @@ class MaintenanceSwitch:
         self.infra = infra
         self.poll_seconds = poll_seconds
         self.enabled = False
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     async def refresh(self) -> None:
@@ -37,7 +38,9 @@ class MaintenanceSwitch:
         self.enabled = enabled
 
     async def _poll(self) -> None:
-        while True:
+        # The flag as well as the cancellation: PyMongo may turn a cancellation that lands mid-operation into an
+        # ordinary error (with a client-side timeout set), which the loop below would otherwise outlive.
+        while not self._stopping:
             await asyncio.sleep(self.poll_seconds)
             try:
                 await self.refresh()
@@ -49,6 +52,7 @@ class MaintenanceSwitch:
         self._task = asyncio.create_task(self._poll())
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -3,48 +3,57 @@
 A grant `{permission_name, conditions}` allows a request when the name matches and every condition
 holds for the request's resource attributes (conditions are ANDed; grants are ORed). An attribute
 may hold one value or a list (tags as `key:value` strings): Equals/In hold when a listed value is
-among the allowed ones, NotEquals when the value is absent."""
+among the allowed ones, NotEquals when the value is absent.
+
+Condition values are scalars typed per attribute (strings, or a boolean for `is_active`), and the
+attributes a condition may name are those of the permission's resource (`docs/roles.md`). So a stored
+grant never carries a MongoDB operator, and the filter a grant becomes (`visibility_filter`) and the
+in-memory check (`allows`) read it the same way: a boolean never equals a number or a string."""
 
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError, model_validator
 
 from amigo_api.core.db import Document
+
+log = structlog.get_logger(__name__)
+
+MAX_CONDITION_VALUE_LENGTH = 512
+MAX_IN_VALUES = 100
+ConditionValue = Annotated[str, StringConstraints(strict=True, max_length=MAX_CONDITION_VALUE_LENGTH)] | StrictBool
 
 
 class EqualCondition(BaseModel):
     """Requires that the attribute value in the request to be equal to a specific value."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     type: Literal["Equals"] = "Equals"
-    value: Any
+    value: ConditionValue
 
 
 class InCondition(BaseModel):
     """Requires that the attribute value in the request to be one of the specified values."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     type: Literal["In"] = "In"
-    values: list[Any]
+    values: list[ConditionValue] = Field(min_length=1, max_length=MAX_IN_VALUES)
 
 
 class NotEqualCondition(BaseModel):
     """Requires that the attribute value in the request to be not equal to a specific value."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     type: Literal["NotEquals"] = "NotEquals"
-    value: Any
+    value: ConditionValue
 
 
-Condition = Annotated[EqualCondition | InCondition | NotEqualCondition, Field(discriminator="type")]
-
-
-class PermissionGrant(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    permission_name: str = Field(description="The name of the permission.")
-    conditions: dict[str, Condition] = Field(
-        description="A dictionary of attribute name to condition that must be met for this grant to be "
-                    "applicable."
-    )
+AnyCondition = EqualCondition | InCondition | NotEqualCondition
+Condition = Annotated[AnyCondition, Field(discriminator="type")]
 
 
 PERMISSIONS: tuple[str, ...] = (
@@ -85,6 +94,85 @@ PERMISSIONS: tuple[str, ...] = (
 )
 KNOWN_PERMISSIONS = frozenset(PERMISSIONS)
 
+# The attributes each resource's permissions can be conditioned on, with the type of their values.
+_USER: dict[str, type] = {"user_id": str, "email": str, "role_id": str, "role_name": str}
+_ROLE: dict[str, type] = {"role_id": str, "role_name": str}
+_TEMPORARY_GRANT: dict[str, type] = {"user_id": str, "permission_name": str, "tags": str}
+_API_KEY: dict[str, type] = {"key_id": str, "role_id": str, "role_name": str, "creator_user_id": str}
+_AGENT: dict[str, type] = {"agent_id": str, "agent_name": str}
+_STATE_MACHINE: dict[str, type] = {"service_hierarchical_state_machine_id": str, "state_machine_name": str}
+_SERVICE: dict[str, type] = {"service_id": str, "service_name": str, "tags": str, "is_active": bool}
+_VERSION_SET: dict[str, type] = {**_SERVICE, "version_set_name": str}
+_UNIT_TEST: dict[str, type] = {"simulation_unit_test_id": str, "service_id": str, "tags": str}
+_ORGANIZATION: dict[str, type] = {"org_id": str}
+_PROMPT_LOG: dict[str, type] = {"log_key": str}
+
+
+def _resource_attributes(permission: str) -> dict[str, type]:
+    resource, _, action = permission.partition(":")
+    if resource == "User":
+        return _USER
+    if resource == "Role":
+        return _TEMPORARY_GRANT if action.endswith("TemporaryPermissionGrant") else _ROLE
+    if resource == "Service":
+        return _VERSION_SET if action.endswith("VersionSet") else _SERVICE
+    if resource == "Simulation" and action.endswith("SimulationUnitTest"):
+        return _UNIT_TEST
+    if resource == "Admin" and action == "WritePromptLog":
+        return _PROMPT_LOG
+    if resource == "Organization":
+        for suffix, attributes in (("APIKey", _API_KEY), ("ServiceHierarchicalStateMachine", _STATE_MACHINE),
+                                   ("ServiceHierarchicalStateMachineVersion", _STATE_MACHINE),
+                                   ("Agent", _AGENT), ("AgentVersion", _AGENT), ("Organization", _ORGANIZATION)):
+            if action.endswith(suffix) and action[:-len(suffix)] in ("Create", "Get", "Delete", "Modify"):
+                return attributes
+    return {}
+
+
+ATTRIBUTES: dict[str, dict[str, type]] = {name: _resource_attributes(name) for name in PERMISSIONS}
+
+
+def _values(condition: AnyCondition) -> list[str | bool]:
+    return list(condition.values) if isinstance(condition, InCondition) else [condition.value]
+
+
+class PermissionGrant(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    permission_name: str = Field(description="The name of the permission.", max_length=128)
+    conditions: dict[str, Condition] = Field(
+        description="A dictionary of attribute name to condition that must be met for this grant to be "
+                    "applicable. The attributes each permission takes are listed in `docs/roles.md`.",
+        max_length=16,
+    )
+
+    @model_validator(mode="after")
+    def _attributes_of_the_resource(self) -> Self:
+        """Unknown permission names are refused by the services (400); conditions are checked here (422)."""
+        allowed = ATTRIBUTES.get(self.permission_name)
+        if allowed is None:
+            return self
+        for name, condition in self.conditions.items():
+            if name not in allowed:
+                known = ", ".join(sorted(allowed)) or "none"
+                raise ValueError(f"{self.permission_name} takes no condition on {name!r} (its attributes: {known})")
+            expected = allowed[name]
+            if any(type(v) is not expected for v in _values(condition)):
+                raise ValueError(f"the condition on {name!r} takes {'booleans' if expected is bool else 'strings'}")
+        return self
+
+
+def stored_grants(raw: Iterable[Any]) -> list[PermissionGrant]:
+    """Grants read back from the database; one that no longer validates is dropped (fails closed)."""
+    grants: list[PermissionGrant] = []
+    for item in raw:
+        try:
+            grants.append(PermissionGrant.model_validate(item))
+        except ValidationError:
+            log.warning("stored_grant_ignored", permission_name=str(item.get("permission_name"))[:128])
+    return grants
+
+
 
 def unconditional(names: Iterable[str]) -> list[PermissionGrant]:
     return [PermissionGrant(permission_name=name, conditions={}) for name in names]
@@ -94,13 +182,17 @@ def _as_values(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
 
 
-def condition_holds(condition: EqualCondition | InCondition | NotEqualCondition, value: Any) -> bool:
-    present = _as_values(value)
-    if isinstance(condition, EqualCondition):
-        return condition.value in present
-    if isinstance(condition, InCondition):
-        return any(v in condition.values for v in present)
-    return condition.value not in present
+def _typed(value: Any) -> tuple[bool, Any]:
+    """Compare as BSON does: `True` equals neither `1` nor `"true"`."""
+    return isinstance(value, bool), value
+
+
+def condition_holds(condition: AnyCondition, value: Any) -> bool:
+    present = {_typed(v) for v in _as_values(value) if isinstance(v, str | bool | int | float)}
+    allowed = {_typed(v) for v in _values(condition)}
+    if isinstance(condition, NotEqualCondition):
+        return not (present & allowed)
+    return bool(present & allowed)
 
 
 def grant_allows(grant: PermissionGrant, permission: str, attributes: Mapping[str, Any]) -> bool:
@@ -123,9 +215,10 @@ def holds_any(grants: Iterable[PermissionGrant], permission: str) -> bool:
 MATCH_NOTHING: Document = {"_id": {"$in": []}}
 
 
-def _condition_clause(field: str, condition: EqualCondition | InCondition | NotEqualCondition) -> Document:
+def _condition_clause(field: str, condition: AnyCondition) -> Document:
+    """Always an explicit operator over typed scalars, whatever the value."""
     if isinstance(condition, EqualCondition):
-        return {field: condition.value}
+        return {field: {"$eq": condition.value}}
     if isinstance(condition, InCondition):
         return {field: {"$in": list(condition.values)}}
     return {field: {"$ne": condition.value}}
@@ -152,35 +245,28 @@ def visibility_filter(grants: Iterable[PermissionGrant], permission: str, fields
 
 # Role ordering --------------------------------------------------------------------------------------
 
-def _allowed_set(cond: EqualCondition | InCondition | NotEqualCondition) -> tuple[bool, set[Any]]:
-    """(is_complement, values): Equals/In allow a finite set, NotEquals everything but one value."""
-    if isinstance(cond, EqualCondition):
-        return False, {_hashable(cond.value)}
-    if isinstance(cond, InCondition):
-        return False, {_hashable(v) for v in cond.values}
-    return True, {_hashable(cond.value)}
+MULTI_VALUED_ATTRIBUTES = frozenset({"tags"})
 
 
-def _hashable(value: Any) -> Any:
-    return repr(value) if isinstance(value, dict | list) else value
-
-
-def _subset(inner: EqualCondition | InCondition | NotEqualCondition,
-            outer: EqualCondition | InCondition | NotEqualCondition) -> bool:
-    inner_compl, inner_vals = _allowed_set(inner)
-    outer_compl, outer_vals = _allowed_set(outer)
-    if not outer_compl:
-        return not inner_compl and inner_vals <= outer_vals
-    if inner_compl:
-        return inner_vals >= outer_vals
-    return not (inner_vals & outer_vals)
+def _subset(attribute: str, inner: AnyCondition, outer: AnyCondition) -> bool:
+    """Whether every resource `inner` lets through, `outer` lets through too. Equals/In allow a finite set
+    of values, NotEquals all but some. A resource with several tags can hold an allowed and a refused one,
+    so on tags no Equals/In condition fits inside a NotEquals one."""
+    inner_values = {_typed(v) for v in _values(inner)}
+    outer_values = {_typed(v) for v in _values(outer)}
+    inner_negative = isinstance(inner, NotEqualCondition)
+    if not isinstance(outer, NotEqualCondition):
+        return not inner_negative and inner_values <= outer_values
+    if inner_negative:
+        return inner_values >= outer_values
+    return attribute not in MULTI_VALUED_ATTRIBUTES and not (inner_values & outer_values)
 
 
 def grant_covers(outer: PermissionGrant, inner: PermissionGrant) -> bool:
     """Everything `inner` allows, `outer` allows too."""
     if outer.permission_name != inner.permission_name:
         return False
-    return all(name in inner.conditions and _subset(inner.conditions[name], cond)
+    return all(name in inner.conditions and _subset(name, inner.conditions[name], cond)
                for name, cond in outer.conditions.items())
 
 

@@ -36,6 +36,7 @@ _VERIFIED_CACHE_SIZE = 10_000
 class TokenClaims:
     org_id: str
     user_id: str
+    api_key_id: str
 
 
 @dataclass
@@ -141,13 +142,14 @@ class TokenService:
         return {"keys": [k.public_jwk for k in self._keys.values()]}
 
     # tokens -----------------------------------------------------------------------------------------
-    def issue(self, org_id: str, user_id: str) -> tuple[str, datetime]:
+    def issue(self, org_id: str, user_id: str, api_key_id: str) -> tuple[str, datetime]:
+        """A token for a user signed in with an API key; it stops working when the key is deleted or expires."""
         key = self._active()
         if key is None or key.private_key is None:
             raise RuntimeError("No active signing key; the token service was not started.")
         now = utcnow()
         expires_at = now + self.lifetime
-        claims = {"iss": self.settings.jwt_issuer, "sub": user_id, "org_id": org_id,
+        claims = {"iss": self.settings.jwt_issuer, "sub": user_id, "org_id": org_id, "api_key_id": api_key_id,
                   "iat": int(now.timestamp()), "exp": int(expires_at.timestamp()), "jti": new_id()}
         token = jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
         return token, expires_at.replace(microsecond=0)
@@ -181,7 +183,7 @@ class TokenService:
                                 options={"require": ["exp", "iat", "sub", "iss"]})
         except jwt.PyJWTError as exc:
             raise Unauthorized() from exc
-        org_id, user_id = claims.get("org_id"), claims.get("sub")
-        if not isinstance(org_id, str) or not isinstance(user_id, str):
+        org_id, user_id, api_key_id = claims.get("org_id"), claims.get("sub"), claims.get("api_key_id")
+        if not isinstance(org_id, str) or not isinstance(user_id, str) or not isinstance(api_key_id, str):
             raise Unauthorized()
-        return TokenClaims(org_id, user_id), float(claims["exp"])
+        return TokenClaims(org_id, user_id, api_key_id), float(claims["exp"])

@@ -1,9 +1,11 @@
 """Dependencies that hand endpoints the process-wide objects `create_app` puts on `app.state`."""
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from fastapi import Request
+from fastapi import Depends, Request
+
+from amigo_api.settings import Settings
 
 T = TypeVar("T")
 
@@ -17,3 +19,6 @@ def from_app_state(attribute: str, kind: type[T]) -> Callable[[Request], T]:
 
     dependency.__name__ = f"app_state_{attribute}"
     return dependency
+
+
+AppSettings = Annotated[Settings, Depends(from_app_state("settings", Settings))]

@@ -16,6 +16,7 @@ from amigo_api.core.auth import (
 )
 from amigo_api.core.db import get_clusters
 from amigo_api.core.errors import Unauthorized
+from amigo_api.core.ids import is_valid_org_id
 
 APIKeyCreator = Annotated[Principal, Depends(require("Organization:CreateAPIKey"))]
 APIKeyDeleter = Annotated[Principal, Depends(require("Organization:DeleteAPIKey"))]
@@ -34,7 +35,7 @@ async def authenticate_in_issuer_org(
 ) -> Principal:
     """For create-organization: the path org does not exist yet, so the caller is authenticated and
     authorized in the organization named by `X-ORG-ID`."""
-    if not x_org_id:
+    if not x_org_id or not is_valid_org_id(x_org_id):
         raise Unauthorized("X-ORG-ID must name the organization that issued the token.")
     issuer = await get_clusters(request).org_db(x_org_id)
     return await resolve_principal(request, issuer, credentials_from(bearer, request), x_org_id)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, status
 from pydantic import EmailStr
 
 from amigo_api.core.auth import Principal, authenticate_optional
-from amigo_api.core.db import OrgDbDep, get_clusters
+from amigo_api.core.db import OrgDbDep, OrgId, get_clusters
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.pagination import ContinuationToken, IdFilter, SortBy, unique
 from amigo_api.core.ratelimit import anonymous_rate_limit, rate_limit
@@ -54,7 +54,7 @@ async def get_organization(request: Request, org: OrgDbDep) -> s.GetOrganization
                 r409="Conflicts with existing organization with the same `org_id`, or a related operation is "
                      "in progress."))
 async def create_organization(
-    request: Request, organization: str, body: s.CreateOrganizationRequest, caller: OrganizationCreator,
+    request: Request, organization: OrgId, body: s.CreateOrganizationRequest, caller: OrganizationCreator,
     x_mongo_cluster_name: Annotated[str, Header(description="The Mongo cluster name to perform this request in.")],
 ) -> s.CreateOrganizationResponse:
     """Set up a new organization: its four default roles and the super user `admin@amigo.ai`."""
@@ -89,8 +89,9 @@ async def get_api_keys(org: OrgDbDep, principal: Viewer) -> s.GetAPIKeysResponse
                summary="Delete an API key", response_model=s.DeleteAPIKeyResponse, dependencies=[rate_limit(10)],
                responses=error_responses(401, 403, rate_limit=10,
                                          r404="The specified organization or the API key does not exist."))
-async def delete_api_key(org: OrgDbDep, api_key_id: str, principal: APIKeyDeleter) -> s.DeleteAPIKeyResponse:
-    return await service.delete_api_key(org, principal, api_key_id)
+async def delete_api_key(request: Request, org: OrgDbDep, api_key_id: str, principal: APIKeyDeleter
+                         ) -> s.DeleteAPIKeyResponse:
+    return await service.delete_api_key(org, principal, api_key_id, _invalidate_principals(request))
 
 
 # Users ----------------------------------------------------------------------------------------------

@@ -8,12 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from amigo_api.core.auth import Principal
 from amigo_api.core.clock import utcnow
 from amigo_api.core.crypto import SecretBox, api_key_secret_matches, hash_api_key_secret, new_api_key_secret
-from amigo_api.core.db import Clusters, Document, OrgDb
+from amigo_api.core.db import Clusters, Document, OrgDb, in_transaction
 from amigo_api.core.errors import (
     AmigoError,
     Conflict,
@@ -22,7 +23,7 @@ from amigo_api.core.errors import (
     PermissionDenied,
     Unauthorized,
 )
-from amigo_api.core.ids import new_id
+from amigo_api.core.ids import is_valid_org_id, new_id
 from amigo_api.core.pagination import (
     and_all,
     next_token,
@@ -31,7 +32,14 @@ from amigo_api.core.pagination import (
     tags_to_list,
     tags_to_strings,
 )
-from amigo_api.core.permissions import KNOWN_PERMISSIONS, PermissionGrant, outranks, role_covers
+from amigo_api.core.permissions import (
+    KNOWN_PERMISSIONS,
+    PermissionGrant,
+    is_top_role,
+    outranks,
+    role_covers,
+    stored_grants,
+)
 from amigo_api.core.schemas import duration_within
 from amigo_api.core.security import TokenService
 from amigo_api.core.sql_tables import SqlTable, register_table
@@ -51,6 +59,7 @@ from amigo_api.settings import Settings
 log = structlog.get_logger(__name__)
 
 MAX_API_KEYS = 20
+MAX_TEMPORARY_GRANT = timedelta(days=30)
 RESERVED_ORG_IDS = frozenset({"admin", "api", "app", "amigo", "dashboard", "docs", "healthz", "infra",
                               "metrics", "readyz", "static", "www", "v1"})
 SUPER_USER_EMAIL = "admin@amigo.ai"
@@ -123,6 +132,9 @@ async def provision_organization(
 ) -> ProvisionedOrganization:
     """Map the org to its cluster, then write the org, its default roles and super user in one transaction.
     The map entry is the lock against a concurrent create; it is removed again if the transaction fails."""
+    if not is_valid_org_id(org_id):
+        raise InvalidRequest(f"Organization IDs are 1 to 63 lowercase letters, digits, `-` and `_` (got {org_id!r}).",
+                             error_code="invalid_organization_id")
     if org_id.lower() in RESERVED_ORG_IDS:
         raise InvalidRequest("The specified organization ID is reserved.", error_code="organization_id_reserved")
     await clusters.map_org(org_id, cluster)
@@ -145,9 +157,11 @@ async def _write_organization(org: OrgDb, details: dict[str, Any],
                            role_id=role_ids[defaults.SUPER_ADMIN_ROLE],
                            preferences=details.get("default_user_preferences") or s.Preferences().model_dump(),
                            now=now)
-    async with org.client.start_session() as session, await session.start_transaction():
+    tenant_id = uuid.uuid4().hex
+
+    async def write(session: AsyncClientSession) -> None:
         await OrganizationRepository(org, session).insert_one(
-            {"_id": org.org_id, "tenant_id": uuid.uuid4().hex, "created_at": now, "updated_at": now, **details})
+            {"_id": org.org_id, "tenant_id": tenant_id, "created_at": now, "updated_at": now, **details})
         await RoleRepository(org, session).insert_many(roles)
         await UserRepository(org, session).insert_one(super_user)
         if external_admin is not None:
@@ -155,6 +169,8 @@ async def _write_organization(org: OrgDb, details: dict[str, Any],
             await ExternalMemberRepository(org, session).insert_one(
                 {"_id": new_id(), "home_org_id": home_org_id, "user_id": user_id,
                  "role_id": role_ids[defaults.SUPER_ADMIN_ROLE], "created_at": now})
+
+    await in_transaction(org, write)
     _known_orgs.add(org.org_id)
     log.info("organization_created", org_id=org.org_id, cluster=org.cluster)
     return ProvisionedOrganization(org.org_id, super_user["_id"], role_ids)
@@ -203,10 +219,17 @@ async def _role(org: OrgDb, role_id: str) -> _CachedRole | None:
 
 
 def _grants(doc: Document) -> list[PermissionGrant]:
-    return [PermissionGrant.model_validate(g) for g in doc["permission_grants"]]
+    return stored_grants(doc["permission_grants"])
 
 
-async def load_principal(org: OrgDb, issuer_org_id: str, user_id: str) -> tuple[Principal, float] | None:
+async def load_principal(org: OrgDb, issuer: OrgDb, user_id: str, api_key_id: str
+                         ) -> tuple[Principal, float] | None:
+    now = utcnow()
+    key = await APIKeyRepository(issuer).find_one({"key_id": api_key_id}, {"expires_at": 1})
+    if key is None or key["expires_at"] <= now:
+        raise Unauthorized("The API key this token was issued for was deleted or has expired; sign in again.",
+                           error_code="api_key_revoked")
+    issuer_org_id = issuer.org_id
     if issuer_org_id == org.org_id:
         member = await UserRepository(org).by_id(user_id)
     else:
@@ -217,14 +240,13 @@ async def load_principal(org: OrgDb, issuer_org_id: str, user_id: str) -> tuple[
     role = await _role(org, member["role_id"])
     if role is None:
         return None
-    now = utcnow()
     temporary = await TemporaryGrantRepository(org).active_for(user_id, now)
     valid_until = time.monotonic() + min(
-        [(g["expires_at"] - now).total_seconds() for g in temporary], default=3600.0)
+        [(g["expires_at"] - now).total_seconds() for g in temporary] + [(key["expires_at"] - now).total_seconds()])
     principal = Principal(
         org_id=org.org_id, issuer_org_id=issuer_org_id, user_id=user_id, role_id=role.id,
         role_name=role.name, role_grants=role.grants,
-        temporary_grants=[PermissionGrant.model_validate(g["permission_grant"]) for g in temporary],
+        temporary_grants=stored_grants(g["permission_grant"] for g in temporary),
     )
     return principal, valid_until
 
@@ -236,15 +258,16 @@ async def _active_role(org: OrgDb, role_name: str) -> Document:
     return role
 
 
-def _require_outranks(principal: Principal, role: Document, action: str) -> None:
-    if not principal.outranks(_grants(role)):
-        raise PermissionDenied(f"{action} needs greater privileges than role {role['name']!r}.",
+def _require_outranks(principal: Principal, role_name: str, grants: list[PermissionGrant], action: str) -> None:
+    if not principal.outranks(grants):
+        raise PermissionDenied(f"{action} needs greater privileges than role {role_name!r}.",
                                error_code="insufficient_role")
 
 
 async def require_outranks_role(org: OrgDb, principal: Principal, role_name: str, action: str) -> None:
     """403 unless the caller has greater privileges than the named role."""
-    _require_outranks(principal, await _active_role(org, role_name), action)
+    role = await _active_role(org, role_name)
+    _require_outranks(principal, role["name"], _grants(role), action)
 
 
 # API keys and sign-in -------------------------------------------------------------------------------
@@ -256,7 +279,7 @@ async def create_api_key(org: OrgDb, principal: Principal, body: s.CreateAPIKeyR
         raise InvalidRequest(f"{exc}.", error_code="invalid_duration") from exc
     role = await _active_role(org, body.role_name)
     principal.require("Organization:CreateAPIKey", {"role_id": role["_id"], "role_name": role["name"]})
-    _require_outranks(principal, role, "Creating an API key")
+    _require_outranks(principal, role["name"], _grants(role), "Creating an API key")
     doc, secret = await issue_api_key(org, name=body.name, role_id=role["_id"], duration=duration,
                                       creator=principal.user_info)
     return s.CreateAPIKeyResponse(api_key_id=doc["key_id"], api_key=secret, expires_at=doc["expires_at"])
@@ -285,7 +308,8 @@ async def list_api_keys(org: OrgDb, principal: Principal) -> s.GetAPIKeysRespons
     return s.GetAPIKeysResponse(api_keys=[s.APIKeyInstance.model_validate(d) for d in docs])
 
 
-async def delete_api_key(org: OrgDb, principal: Principal, key_id: str) -> s.DeleteAPIKeyResponse:
+async def delete_api_key(org: OrgDb, principal: Principal, key_id: str,
+                         on_change: Callable[[str], None]) -> s.DeleteAPIKeyResponse:
     keys = APIKeyRepository(org)
     doc = await keys.find_one({"key_id": key_id}, {"secret_hash": 0})
     if doc is None:
@@ -293,6 +317,7 @@ async def delete_api_key(org: OrgDb, principal: Principal, key_id: str) -> s.Del
     principal.require("Organization:DeleteAPIKey",
                       {"key_id": key_id, "role_id": doc["role_id"], "creator_user_id": doc["creator"]["user_id"]})
     await keys.delete_one({"_id": doc["_id"]})
+    on_change(org.org_id)
     return s.DeleteAPIKeyResponse(deleted_key_id=key_id)
 
 
@@ -311,7 +336,7 @@ async def sign_in_with_api_key(org: OrgDb, tokens: TokenService, key_id: str, se
     if not outranks(key_role.grants, user_role.grants):
         raise Unauthorized("The API key's role does not permit signing in this user.",
                            error_code="api_key_role_too_low")
-    token, expires_at = tokens.issue(org.org_id, user_id)
+    token, expires_at = tokens.issue(org.org_id, user_id, key_id)
     return s.SigninWithAPIKeyResponse(id_token=token, expires_at=expires_at)
 
 
@@ -346,7 +371,7 @@ async def invite_user(org: OrgDb, principal: Principal, body: s.CreateInvitedUse
     role = await _active_role(org, body.role_name)
     principal.require("User:InviteUser", {"email": str(body.email).lower(), "role_id": role["_id"],
                                           "role_name": role["name"]})
-    _require_outranks(principal, role, "Inviting a user")
+    _require_outranks(principal, role["name"], _grants(role), "Inviting a user")
     user = await create_user(
         org, first_name=body.first_name, last_name=body.last_name, email=str(body.email), role_id=role["_id"],
         preferences=body.user_preferences.model_dump() if body.user_preferences else None,
@@ -415,6 +440,8 @@ async def insert_role(org: OrgDb, name: str, description: str, frontend_view: st
 
 async def create_role(org: OrgDb, principal: Principal, body: s.CreateRoleRequest) -> s.RoleIdResponse:
     principal.require("Role:CreateRole", {"role_name": body.role_name})
+    _check_permission_names(body.permission_grants)
+    _require_outranks(principal, body.role_name, body.permission_grants, "Creating a role")
     return s.RoleIdResponse(role_id=await insert_role(org, body.role_name, body.description, body.frontend_view,
                                                       body.permission_grants))
 
@@ -432,8 +459,10 @@ async def list_roles(org: OrgDb, principal: Principal, *, ids: list[str], names:
 
 async def modify_role(org: OrgDb, principal: Principal, role_name: str, body: s.ModifyRoleRequest,
                       on_change: Callable[[str], None]) -> s.RoleIdResponse:
+    """The caller must outrank the role as it is and as it will be."""
     role = await _active_role(org, role_name)
     principal.require("Role:ModifyRole", {"role_id": role["_id"], "role_name": role["name"]})
+    _require_outranks(principal, role["name"], _grants(role), "Changing a role")
     now = utcnow()
     immutable_change = (body.permission_grants is not None and [g.model_dump() for g in body.permission_grants]
                         != role["permission_grants"]) or (body.frontend_view not in (None, role["frontend_view"]))
@@ -444,17 +473,25 @@ async def modify_role(org: OrgDb, principal: Principal, role_name: str, body: s.
         return s.RoleIdResponse(role_id=role["_id"])
     grants = body.permission_grants if body.permission_grants is not None else _grants(role)
     _check_permission_names(grants)
+    _require_outranks(principal, role["name"], grants, "Changing a role's permissions")
     new_role = _role_doc(role["name"], body.description or role["description"],
                          body.frontend_view or role["frontend_view"], grants, now)
-    _require_outranks(principal, new_role, "Changing a role's permissions")
-    async with org.client.start_session() as session, await session.start_transaction():
+
+    async def replace(session: AsyncClientSession) -> None:
+        await OrganizationRepository(org, session).claim({"_id": org.org_id})
         roles = RoleRepository(org, session)
+        if await roles.claim({"_id": role["_id"], "is_active": True}) is None:
+            raise Conflict(f"Role {role_name!r} was changed concurrently; read it again and retry.",
+                           error_code="role_changed_concurrently")
         await roles.update_one({"_id": role["_id"]},
                                {"$set": {"is_active": False, "expires_at": now + timedelta(days=1), "updated_at": now}})
         await roles.insert_one(new_role)
         for repository in (UserRepository(org, session), APIKeyRepository(org, session),
                            ExternalMemberRepository(org, session)):
             await repository.update_many({"role_id": role["_id"]}, {"$set": {"role_id": new_role["_id"]}})
+        await _require_a_top_role_holder(org, session)
+
+    await in_transaction(org, replace)
     on_change(org.org_id)
     return s.RoleIdResponse(role_id=new_role["_id"])
 
@@ -462,18 +499,37 @@ async def modify_role(org: OrgDb, principal: Principal, role_name: str, body: s.
 async def assign_role(org: OrgDb, principal: Principal, role_name: str, user_id: str,
                       on_change: Callable[[str], None]) -> s.RoleIdResponse:
     role = await _active_role(org, role_name)
-    _require_outranks(principal, role, "Assigning a role")
-    users = UserRepository(org)
-    user = await users.by_id(user_id)
+    _require_outranks(principal, role["name"], _grants(role), "Assigning a role")
+    user = await UserRepository(org).by_id(user_id)
     if user is None:
         raise NotFound("The specified user does not exist.", error_code="user_not_found")
     current = await _role(org, user["role_id"])
     if current is not None and not principal.outranks(current.grants):
         raise PermissionDenied("Changing this user's role needs greater privileges than the user's current role.",
                                error_code="insufficient_role")
-    await users.update_one({"_id": user_id}, {"$set": {"role_id": role["_id"], "updated_at": utcnow()}})
+
+    async def assign(session: AsyncClientSession) -> None:
+        await OrganizationRepository(org, session).claim({"_id": org.org_id})
+        await UserRepository(org, session).update_one({"_id": user_id},
+                                                      {"$set": {"role_id": role["_id"], "updated_at": utcnow()}})
+        await _require_a_top_role_holder(org, session)
+
+    await in_transaction(org, assign)
     on_change(org.org_id)
     return s.RoleIdResponse(role_id=role["_id"])
+
+
+async def _require_a_top_role_holder(org: OrgDb, session: AsyncClientSession) -> None:
+    """Someone must keep the organization's top role, or no one could ever manage it again. Callers claim the
+    organization document first, so two demotions cannot each see the other's victim still on top."""
+    roles = await RoleRepository(org, session).find_all({"is_active": True}, projection={"permission_grants": 1})
+    top_ids = [r["_id"] for r in roles if is_top_role(_grants(r))]
+    holders = await UserRepository(org, session).count({"role_id": {"$in": top_ids}})
+    holders += await ExternalMemberRepository(org, session).count({"role_id": {"$in": top_ids}})
+    if holders == 0:
+        raise Conflict(f"This change would leave no user with the organization's top role "
+                       f"({defaults.SUPER_ADMIN_ROLE}); give it to someone else first.",
+                       error_code="last_top_role_holder")
 
 
 # Temporary permission grants ------------------------------------------------------------------------
@@ -484,8 +540,11 @@ async def create_temporary_grant(org: OrgDb, principal: Principal, body: s.Creat
     _check_permission_names([grant])
     principal.require("Role:CreateTemporaryPermissionGrant",
                       {"user_id": body.user_id, "permission_name": grant.permission_name})
+    if not role_covers(principal.role_grants, [grant]):
+        raise PermissionDenied("A temporary grant can give only what the granter's own role allows.",
+                               error_code="grant_exceeds_role")
     try:
-        duration = duration_within(body.duration, timedelta(seconds=1), timedelta(days=365), "duration")
+        duration = duration_within(body.duration, timedelta(seconds=1), MAX_TEMPORARY_GRANT, "duration")
     except ValueError as exc:
         raise InvalidRequest(f"{exc}.", error_code="invalid_duration") from exc
     if await UserRepository(org).by_id(body.user_id) is None:

@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import os
 import re
+import signal
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -46,6 +47,12 @@ class BackendFailed(AmigoError):
     detail = "The git backend failed to answer; the server log has its error."
 
 
+class BackendTimedOut(AmigoError):
+    status_code = 504
+    error_code = "git_backend_timeout"
+    detail = "The git operation took longer than this server allows (AMIGO_GIT_TIMEOUT_SECONDS)."
+
+
 class GitResponse(StreamingResponse):
     """Streams the backend's output without also listening for a disconnect: the request body is still being
     read (by the feeder) while the response streams, and a second reader would swallow body chunks. A client
@@ -81,9 +88,10 @@ async def _read_cgi_headers(stdout: asyncio.StreamReader) -> tuple[int, list[tup
 
 
 class GitBackend:
-    def __init__(self, store: RepoStore, protected_branches: list[str]) -> None:
+    def __init__(self, store: RepoStore, protected_branches: list[str], timeout_seconds: float) -> None:
         self.store = store
         self.protected = " ".join(protected_branches)
+        self.timeout_seconds = timeout_seconds
 
     def _environment(self, request: Request, repo: Path, git_path: str, remote_user: str, push_log: str
                      ) -> dict[str, str]:
@@ -107,15 +115,21 @@ class GitBackend:
         os.close(handle)
         process = await asyncio.create_subprocess_exec(
             "git", "http-backend", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=self._environment(request, repo, git_path, remote_user, push_log))
+            stderr=asyncio.subprocess.PIPE, env=self._environment(request, repo, git_path, remote_user, push_log),
+            start_new_session=True)
         assert process.stdin and process.stdout and process.stderr
+        # A backend that outlives its time limit is killed: its client then sees the answer cut short.
+        watchdog = asyncio.get_running_loop().call_later(self.timeout_seconds, _time_out, process)
         feeder = asyncio.create_task(self._feed(request, process.stdin))
         errors = asyncio.create_task(process.stderr.read())
         try:
             status, headers = await _read_cgi_headers(process.stdout)
         except (ValueError, IndexError) as exc:
+            watchdog.cancel()
             await _finish(process, feeder)
             await anyio.Path(push_log).unlink(missing_ok=True)
+            if process.returncode == -signal.SIGKILL:
+                raise BackendTimedOut() from exc
             raise BackendFailed() from exc
 
         async def body() -> AsyncIterator[bytes]:
@@ -123,6 +137,7 @@ class GitBackend:
                 while chunk := await process.stdout.read(CHUNK):  # type: ignore[union-attr]
                     yield chunk
             finally:
+                watchdog.cancel()
                 with anyio.CancelScope(shield=True):
                     await _finish(process, feeder)
                     stderr = (await errors).decode(errors="replace").strip()
@@ -161,10 +176,24 @@ class GitBackend:
             await log_file.unlink(missing_ok=True)
 
 
+def _kill(process: asyncio.subprocess.Process) -> None:
+    """The backend and the `git upload-pack` / `receive-pack` it started (its own process group), which would
+    otherwise keep the output pipe open."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _time_out(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        log.warning("git_backend_timed_out", pid=process.pid)
+        _kill(process)
+
+
 async def _finish(process: asyncio.subprocess.Process, feeder: asyncio.Task[None]) -> None:
     """Let the backend finish on its own once its output is read; stop it if the client left early."""
     if process.returncode is None and process.stdout is not None and not process.stdout.at_eof():
-        process.kill()
+        _kill(process)
     await process.wait()
     feeder.cancel()
     with contextlib.suppress(asyncio.CancelledError):

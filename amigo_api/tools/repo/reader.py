@@ -42,8 +42,15 @@ def open_repository(path: Path) -> pygit2.Repository:
     return pygit2.Repository(str(path))
 
 
+def _has_control_characters(name: str) -> bool:
+    """libgit2 reads names as C strings: `main\\0x` would be read as `main`. Git refuses such names anyway."""
+    return any(ord(c) < 32 or ord(c) == 127 for c in name)
+
+
 def resolve_commit(repo: pygit2.Repository, ref: str) -> pygit2.Commit:
     """A branch name or a (possibly abbreviated) commit SHA; anything else is 404."""
+    if _has_control_characters(ref):
+        raise NotFound(f"The ref {ref!r} does not exist.", error_code="ref_not_found")
     try:
         branch = repo.references.get(f"refs/heads/{ref}")
         if branch is not None:
@@ -56,6 +63,8 @@ def resolve_commit(repo: pygit2.Repository, ref: str) -> pygit2.Commit:
 
 
 def has_branch(repo: pygit2.Repository, name: str) -> bool:
+    if _has_control_characters(name):
+        return False
     try:
         return repo.references.get(f"refs/heads/{name}") is not None
     except (ValueError, pygit2.InvalidSpecError):

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from amigo_api.core.db import OrgDbDep
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.ratelimit import rate_limit
-from amigo_api.core.state import from_app_state
+from amigo_api.core.request_guard import streamed_body
+from amigo_api.core.state import AppSettings, from_app_state
 from amigo_api.tools.repo import schemas as s
 from amigo_api.tools.repo import service
 from amigo_api.tools.repo.auth import GitUser, RepoReader, authenticate_git
@@ -35,7 +36,7 @@ async def _git(request: Request, org: OrgDbDep, git_path: str, principal: GitUse
 for _method in ("get", "post"):
     router.add_api_route(
         "/git/{git_path:path}", _git, methods=[_method.upper()], operation_id=f"access-git-interface-{_method}",
-        summary="Access the Git interface of the tool repo.", response_class=Response,
+        summary="Access the Git interface of the tool repo.", response_class=Response, openapi_extra=streamed_body(),
         dependencies=[rate_limit(GIT_LIMIT, authenticate_git)],
         responses={200: {"description": "Successful Response"},
                    **error_responses(401, 403, rate_limit=GIT_LIMIT, r404=NOT_FOUND)})
@@ -75,16 +76,18 @@ async def get_files(org: OrgDbDep, _: RepoReader, store: Store, body: s.GetFiles
 
 @router.get("/repo/commits", operation_id="get-tool-repo-commits", summary="Get commits of the tool repository",
             response_model=s.GetCommitsResponse, dependencies=[rate_limit(60)],
-            responses=error_responses(401, 403, rate_limit=60, r404=NOT_FOUND))
+            responses=error_responses(401, 403, rate_limit=60, r404=NOT_FOUND,
+                                      r400="The page lies deeper in the history than this server walks."))
 async def get_commits(
-    org: OrgDbDep, _: RepoReader, store: Store, ref: Ref = DEFAULT_BRANCH, path: str | None = None,
-    since: datetime | None = None, until: datetime | None = None, limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    org: OrgDbDep, _: RepoReader, store: Store, settings: AppSettings, ref: Ref = DEFAULT_BRANCH,
+    path: str | None = None, since: datetime | None = None, until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
     continuation_token: Page = 1, include_changed_files: bool = False, include_stats: bool = False,
 ) -> s.GetCommitsResponse:
     """The ref and its ancestors, newest first; `path` keeps commits that changed it or its children."""
     return await service.list_commits(store, org.org_id, ref=ref, path=path, since=since, until=until, limit=limit,
                                       page=continuation_token, include_changed_files=include_changed_files,
-                                      include_stats=include_stats)
+                                      include_stats=include_stats, max_commits=settings.git_history_max_commits)
 
 
 @router.get("/repo/branches/{branch:path}", operation_id="get-tool-repo-branch", summary="Get a branch of the "

@@ -3,6 +3,7 @@ event loop never waits on the disk)."""
 
 import asyncio
 import base64
+import itertools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -12,7 +13,7 @@ import pygit2
 from amigo_api.core.auth import Principal
 from amigo_api.core.clock import as_utc, utcnow
 from amigo_api.core.db import OrgDb
-from amigo_api.core.errors import NotFound
+from amigo_api.core.errors import InvalidRequest, NotFound
 from amigo_api.core.ids import new_id
 from amigo_api.tools.repo import reader
 from amigo_api.tools.repo import schemas as s
@@ -88,13 +89,17 @@ def _in_window(commit: pygit2.Commit, since: datetime | None, until: datetime | 
 
 async def list_commits(store: RepoStore, org_id: str, *, ref: str, path: str | None, since: datetime | None,
                        until: datetime | None, limit: int, page: int, include_changed_files: bool,
-                       include_stats: bool) -> s.GetCommitsResponse:
-    """Newest first; `continuation_token` is the 1-based page number."""
+                       include_stats: bool, max_commits: int) -> s.GetCommitsResponse:
+    """Newest first; `continuation_token` is the 1-based page number. One page walks at most `max_commits`."""
+    if page * limit > max_commits:
+        raise InvalidRequest(f"Pages reach at most {max_commits} commits deep; narrow the history with `since`, "
+                             "`until` or a ref further back.", error_code="history_too_deep")
+
     def work(repo: pygit2.Repository) -> s.GetCommitsResponse:
         commit = reader.resolve_commit(repo, ref)
         resolved = reader.resolve(repo, commit, path).path if path else None
         skip, picked = (page - 1) * limit, []
-        for candidate in reader.history(repo, commit):
+        for candidate in itertools.islice(reader.history(repo, commit), max_commits):
             if not _in_window(candidate, since, until) or (resolved and not reader.touches(candidate, resolved)):
                 continue
             if skip:

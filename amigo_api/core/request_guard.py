@@ -1,0 +1,179 @@
+"""A pure-ASGI layer in front of the routes: refuses missing or invalid credentials and oversized bodies before
+any byte of the body is read.
+
+FastAPI reads and parses a request body before it runs an endpoint's dependencies, so without this layer an
+anonymous client could make the API buffer and parse bodies of any size. Only the cheap part of
+authentication happens here (credentials present, token signature and expiry, cached); permissions and rate
+limits stay in each endpoint's declared dependencies.
+
+Each route declares its body limit with `openapi_extra=body_limit(...)` (documented in the OpenAPI document as
+`x-max-body-bytes`); routes that do not use the settings' default. A route that streams its own body (the
+git endpoint) declares `streamed_body()` and is left alone."""
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from amigo_api.core.auth import bearer_scheme
+from amigo_api.core.errors import Unauthorized, error_body
+from amigo_api.core.security import TokenService
+
+LIMIT_KEY = "x-max-body-bytes"
+STREAMED_KEY = "x-streamed-body"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def body_limit(max_bytes: int) -> dict[str, Any]:
+    """`openapi_extra` for a route that takes bodies larger than the default."""
+    return {LIMIT_KEY: max_bytes}
+
+
+def streamed_body() -> dict[str, Any]:
+    """`openapi_extra` for a route that reads its body as a stream and bounds it itself."""
+    return {STREAMED_KEY: True}
+
+
+@dataclass(frozen=True)
+class RouteRules:
+    route: APIRoute
+    needs_credentials: bool
+    max_body_bytes: int | None
+
+
+def _calls(dependant: Dependant) -> Iterable[Any]:
+    """Every dependency a route resolves; one that reads the bearer scheme means the route takes credentials."""
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from _calls(dependency)
+
+
+def rules_for(routes: Iterable[BaseRoute], default_limit: int) -> list[RouteRules]:
+    rules = []
+    for route in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        extra = route.openapi_extra or {}
+        limit = None if extra.get(STREAMED_KEY) else int(extra.get(LIMIT_KEY, default_limit))
+        rules.append(RouteRules(route, bearer_scheme in set(_calls(route.dependant)), limit))
+    return rules
+
+
+def _token(headers: dict[bytes, bytes]) -> str | None:
+    scheme, _, value = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if scheme.lower() == "basic":
+        try:
+            _, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return password if sep and password else None
+    return None
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    payload = json.dumps(body).encode()
+    raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+                   (b"connection", b"close")]
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    await _send_json(send, 413, error_body(f"The request body is larger than this endpoint accepts ({limit} bytes).",
+                                           "request_too_large"))
+
+
+class RequestGuardMiddleware:
+    def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute], default_limit: int) -> None:
+        self.app = app
+        self.rules = rules_for(routes, default_limit)
+
+    def _match(self, scope: Scope) -> RouteRules | None:
+        for rules in self.rules:
+            match, _ = rules.route.matches(scope)
+            if match is Match.FULL:
+                return rules
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rules = self._match(scope)
+        if rules is None:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        if rules.needs_credentials and not await self._credentials_verify(scope, headers):
+            await _send_json(send, 401, error_body(Unauthorized.detail, Unauthorized.error_code),
+                             Unauthorized.headers)
+            return
+        if rules.max_body_bytes is None or scope["method"] not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        await self._bounded(scope, receive, send, headers, rules.max_body_bytes)
+
+    async def _credentials_verify(self, scope: Scope, headers: dict[bytes, bytes]) -> bool:
+        token = _token(headers)
+        if token is None:
+            return False
+        tokens: TokenService = scope["app"].state.tokens
+        try:
+            await tokens.verify(token)
+        except Unauthorized:
+            return False
+        return True
+
+    async def _bounded(self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes],
+                       limit: int) -> None:
+        """A declared length over the limit is refused at once; an undeclared (chunked) body is read here up to
+        the limit and then handed on."""
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                length = int(declared)
+            except ValueError:
+                length = limit + 1
+            if length > limit:
+                await _too_large(send, limit)
+                return
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await _too_large(send, limit)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(b"".join(chunks), receive), send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
