@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from amigo_api import __version__, domains
@@ -93,13 +94,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    app = FastAPI(title="Amigo API", version=__version__, lifespan=lifespan,
-                  description="Open, self-hostable implementation of the classic Amigo REST API.")
+    # Swagger UI and ReDoc served from the package's own copies of their assets: the docs work offline.
+    app = FastAPIOffline(title="Amigo API", version=__version__, lifespan=lifespan,
+                         description="Open, self-hostable implementation of the classic Amigo REST API.")
     app.state.settings = settings
     app.state.secret_box = SecretBox(settings.secret_key)
     app.state.rate_limiter = RateLimiter(settings)
     app.state.principal_cache = PrincipalCache(settings.principal_cache_seconds)
     app.state.principal_loader = organizations_service.load_principal
+    app.state.organization_exists = organizations_service.organization_exists
     app.state.model_registry = ModelRegistry.load(settings.models_file)
     app.state.repo_store = RepoStore(settings.git_root)
     app.state.repo_store.install_hooks()
@@ -119,6 +122,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _add_operational_routes(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False)
+    async def index() -> dict[str, str]:
+        return {"name": app.title, "version": __version__, "docs": "/docs", "redoc": "/redoc",
+                "openapi": "/openapi.json"}
+
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> JSONResponse:
         checks = await _health_checks(request.app)

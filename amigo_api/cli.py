@@ -14,6 +14,8 @@ from amigo_api.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="The Amigo API service.")
 console = Console(stderr=True)
+# On SIGTERM, open connections get this long before the API stops.
+SHUTDOWN_SECONDS = 5
 
 
 @app.callback()
@@ -29,13 +31,25 @@ def _settings(mongo_uri: str | None = None) -> Settings:
     return Settings(mongo_uri=mongo_uri) if mongo_uri else Settings()
 
 
+MIN_SECRET_KEY = 32
+
+
+def _require_secret_key() -> None:
+    if len(Settings().secret_key) < MIN_SECRET_KEY:
+        console.print(f"[red]✗[/] AMIGO_SECRET_KEY must be set to at least {MIN_SECRET_KEY} characters (it encrypts "
+                      "signing keys and secrets at rest), e.g. export AMIGO_SECRET_KEY=$(openssl rand -base64 48)",
+                      soft_wrap=True)
+        raise typer.Exit(1)
+
+
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Run the API against the configured MongoDB and Temporal (AMIGO_* environment variables)."""
     import uvicorn
 
+    _require_secret_key()
     uvicorn.run("amigo_api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False)
+                log_level="warning", access_log=False, timeout_graceful_shutdown=SHUTDOWN_SECONDS)
 
 
 @app.command()
@@ -43,6 +57,7 @@ def worker() -> None:
     """Run the Temporal worker."""
     from amigo_api.workflows.worker import run_worker
 
+    _require_secret_key()
     asyncio.run(run_worker(_settings()))
 
 
@@ -125,9 +140,24 @@ def dev(
     data_dir: Annotated[Path, typer.Option(help="Where all data lives.")] = Path("./.amigo"),
 ) -> None:
     """Start the embedded database, Temporal, the API and the worker; write <data-dir>/dev-stack.json."""
+    from amigo_api.core.observability import configure_logging
     from amigo_api.devstack.dev import run_dev
 
+    configure_logging("WARNING")  # the console shows progress; the logs are in <data-dir>/logs
     sys.exit(run_dev(host, port, data_dir.resolve(), console))
+
+
+@app.command("git-credential")
+def git_credential(
+    operation: Annotated[str, typer.Argument(help="What git asks: get, store or erase.")],
+    data_dir: Annotated[Path, typer.Option(help="The data dir of the `dev` stack.")] = Path("./.amigo"),
+) -> None:
+    """A git credential helper for a `dev` stack's tool repository: answers `get` with a fresh token."""
+    from amigo_api.devstack.credential import answer, read_request
+
+    request = read_request(sys.stdin)
+    if operation == "get":
+        sys.stdout.write(answer(data_dir.resolve(), request))
 
 
 def main() -> None:

@@ -178,3 +178,15 @@ async def test_tokens_stop_working_on_every_process_once_their_key_is_gone(
             assert await _refused_within(replica, users, expired_key, window)
             assert await _refused_within(client, users, expired_key, window)
             assert (await replica.get(users, headers=admin.headers)).status_code == 200
+
+
+async def test_errors_a_newcomer_meets_say_what_to_do(client: httpx.AsyncClient, admin: Caller) -> None:
+    unknown_org = await client.get("/v1/nosuchorg/user/", headers=admin.headers)
+    assert unknown_org.status_code == 404 and unknown_org.json()["error_code"] == "organization_not_found"
+    missing = await client.get(f"/v1/{admin.org_id}/user/")
+    assert missing.status_code == 401 and missing.json()["error_code"] == "missing_credentials"
+    assert "signin_with_api_key" in missing.json()["detail"]
+    malformed = await client.post(f"/v1/{admin.org_id}/role/", headers={**admin.headers,
+                                  "Content-Type": "application/json"}, content=b'{"role_name": "x",, }')
+    assert malformed.status_code == 422
+    assert malformed.json()["detail"].startswith("Malformed JSON body at character 18"), malformed.json()

@@ -81,6 +81,8 @@ def test_dev_starts_everything_and_keeps_data_and_credentials_across_restarts(tm
     finally:
         output = _stop(process)
     assert "curl" in output and "signin_with_api_key" in output and "tool/git/" in output
+    assert f"{stack['api_url']}/docs" in output and "credential.helper" in output
+    assert '"event"' not in output  # progress lines only; the logs are in the data dir
     assert not httpx_up(stack["api_url"])
     first_write = stack_file.stat().st_mtime
     process = _start_dev(tmp_path)
@@ -99,3 +101,81 @@ def httpx_up(url: str) -> bool:
         return True
     except httpx.HTTPError:
         return False
+
+
+def _children(pid: int) -> list[int]:
+    """Every descendant of `pid` (the stack's processes sit in sessions of their own, so walk parent links)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        kids = [child for child, ppid in parents.items() if ppid == parent]
+        found += kids
+        frontier += kids
+    return found
+
+
+def _alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.append(pid)
+    return alive
+
+
+def _gone_within(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while _alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return _alive(pids)
+
+
+def test_the_stack_dies_with_its_parent_and_a_data_dir_runs_one_stack(tmp_path: Path) -> None:
+    stack_file = tmp_path / "dev-stack.json"
+    process = _start_dev(tmp_path)
+    try:
+        stack = _wait_for_stack(process, stack_file, 0)
+        children = _children(process.pid)
+        assert len(children) >= 4
+        second = subprocess.run([sys.executable, "-m", "amigo_api", "dev", "--data-dir", str(tmp_path)],
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        assert f"a stack is already running on this data dir (pid {process.pid}, {stack['api_url']})" in \
+               second.stderr + second.stdout
+        process.kill()  # SIGKILL: the parent cannot stop anything itself
+        process.wait(10)
+        assert _gone_within(children, 10) == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+    first_write = stack_file.stat().st_mtime
+    process = _start_dev(tmp_path)
+    try:
+        again = _wait_for_stack(process, stack_file, first_write)
+        assert again["api_url"] == stack["api_url"]  # the port is reused, so clones keep their remote
+        children = _children(process.pid)
+        process.send_signal(signal.SIGHUP)  # the terminal closed
+        process.wait(15)
+        assert _gone_within(children, 10) == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_serve_without_a_secret_key_says_so_in_one_line() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "AMIGO_SECRET_KEY"}
+    result = subprocess.run([sys.executable, "-m", "amigo_api", "serve", "--port", "1"], capture_output=True,
+                            text=True, timeout=60, env=env)
+    assert result.returncode == 1
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert len(lines) == 1 and "AMIGO_SECRET_KEY" in lines[0] and "Traceback" not in result.stderr

@@ -1,11 +1,13 @@
 """The generated OpenAPI document names the contract's paths, methods and operationIds for what exists."""
 
 import json
+import re
 from pathlib import Path
 
 import httpx
 
-CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "reference" / "amigo-openapi-subset.json"
+# A copy of the contract (Amigo's public OpenAPI document, the subset this project implements).
+CONTRACT = Path(__file__).resolve().parent / "data" / "amigo-openapi-subset.json"
 IMPLEMENTED_TAGS = {"Organization", "User", "Role", "Service", "Simulation", "Admin"}
 IMPLEMENTED_PATHS = {"/v1/{organization}/tool/git/{git_path}"}
 # Our documented extensions of the contract, under the same tags.
@@ -33,3 +35,14 @@ async def test_operation_ids_and_documented_statuses_match_the_contract(client: 
     for path, method in expected:
         documented = set(contract["paths"][path][method]["responses"])
         assert documented <= set(ours["paths"][path][method]["responses"]), (path, method)
+
+
+async def test_the_reference_works_offline_and_the_root_points_to_it(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/")).json()["docs"] == "/docs"
+    for page in ("/docs", "/redoc"):
+        html = (await client.get(page)).text
+        assert "cdn." not in html and "unpkg" not in html, page
+        assets = [a for a in re.findall(r'(?:src|href)="([^"]+)"', html) if a.startswith("/")]
+        assert assets, page
+        for asset in assets:
+            assert (await client.get(asset)).status_code == 200, asset

@@ -59,7 +59,8 @@ async def test_scale_multiplies_limits(make_caller, new_org_id: str, client: htt
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
     binary = shutil.which("redis-server")
-    assert binary, "redis-server is needed for this test (Debian: apt-get install redis-server)"
+    if binary is None:
+        pytest.skip("redis-server is needed for this test (Debian: apt-get install redis-server); CI installs it")
     port = free_port()
     child = ChildProcess("redis", [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                    "--appendonly", "no"], tmp_path / "redis.log")

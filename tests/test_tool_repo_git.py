@@ -1,7 +1,10 @@
 """Stock `git` against a live server: clone, commit, push, fetch, branches, tags, protected `main`, refusals;
 then the results read back through the JSON endpoints."""
 
+import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,3 +122,24 @@ async def test_protected_branches_are_a_setting(settings: Settings, admin: Calle
         git(work, "push", "-q", "-f", "origin", "main")  # main is not protected under this setting
         refused = git(work, "push", "-f", "origin", "main:release", check=False)
         assert refused.returncode != 0 and "protected" in refused.stderr
+
+
+def test_the_credential_helper_keeps_a_clone_signed_in(live_url: str, admin: Caller, tmp_path: Path) -> None:
+    data_dir = tmp_path / "stack"
+    data_dir.mkdir()
+    (data_dir / "dev-stack.json").write_text(json.dumps({
+        "api_url": live_url, "org_id": admin.org_id, "user_id": admin.user_id, "api_key_id": admin.api_key_id,
+        "api_key": admin.api_key}))
+    helper = f"credential.helper=!{sys.executable} -m amigo_api git-credential --data-dir {data_dir}"
+    host = live_url.removeprefix("http://")
+    url = f"http://{admin.org_id}_{admin.user_id}@{host}/v1/{admin.org_id}/tool/git/"  # no token in the URL
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", "-c", helper, url, str(work))
+    (work / "note.txt").write_text("signed in by the helper\n")
+    commit_all(work, "Through the helper")
+    git(work, "push", "-q", "origin", "HEAD:refs/heads/helper")  # a later push signs in again by itself
+    assert "helper" in git(work, "ls-remote", "origin").stdout
+    unrelated = subprocess.run([sys.executable, "-m", "amigo_api", "git-credential", "get", "--data-dir",
+                                str(data_dir)], input="protocol=http\nhost=example.invalid\n\n", capture_output=True,
+                               text=True, timeout=60)
+    assert unrelated.returncode == 0 and unrelated.stdout == ""

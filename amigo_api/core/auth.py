@@ -18,7 +18,7 @@ from fastapi.security import (
 
 from amigo_api.core import permissions
 from amigo_api.core.db import Document, OrgDb, OrgDbDep
-from amigo_api.core.errors import PermissionDenied, Unauthorized
+from amigo_api.core.errors import MissingCredentials, NotFound, PermissionDenied, Unauthorized
 from amigo_api.core.ids import is_valid_org_id
 from amigo_api.core.permissions import PermissionGrant
 from amigo_api.core.security import TokenService
@@ -76,6 +76,16 @@ class Principal:
         return {"org_id": self.issuer_org_id, "user_id": self.user_id}
 
 
+class OrganizationCheck(Protocol):
+    async def __call__(self, org: OrgDb) -> bool:
+        """Whether the organization exists."""
+
+
+async def _organization_exists(request: Request, org: OrgDb) -> bool:
+    exists: OrganizationCheck = request.app.state.organization_exists
+    return await exists(org)
+
+
 class PrincipalLoader(Protocol):
     async def __call__(self, org: OrgDb, issuer: OrgDb, user_id: str, api_key_id: str
                        ) -> tuple[Principal, float] | None:
@@ -124,6 +134,8 @@ def credentials_from(bearer: HTTPAuthorizationCredentials | None, request: Reque
         return Credentials(bearer.credentials, None)
     header = request.headers.get("authorization", "")
     scheme, _, encoded = header.partition(" ")
+    if not header:
+        raise MissingCredentials()
     if scheme.lower() != "basic":
         raise Unauthorized()
     try:
@@ -141,6 +153,8 @@ async def resolve_principal(request: Request, org: OrgDb, credentials: Credentia
     claims = await tokens.verify(credentials.token)
     issuer = issuer_org_id or org.org_id
     if claims.org_id != issuer or not is_valid_org_id(issuer):
+        if issuer_org_id is None and not await _organization_exists(request, org):
+            raise NotFound("The specified organization does not exist.", error_code="organization_not_found")
         raise Unauthorized()
     if credentials.basic_username is not None and credentials.basic_username != f"{claims.org_id}_{claims.user_id}":
         raise Unauthorized()

@@ -42,6 +42,15 @@ class Unauthorized(AmigoError):
     headers = {"WWW-Authenticate": 'Bearer realm="amigo", Basic realm="amigo"'}
 
 
+MISSING_CREDENTIALS_DETAIL = ("Missing credentials: send `Authorization: Bearer <token>`, with a token from "
+                              "POST /v1/{organization}/user/signin_with_api_key.")
+
+
+class MissingCredentials(Unauthorized):
+    error_code = "missing_credentials"
+    detail = MISSING_CREDENTIALS_DETAIL
+
+
 class PermissionDenied(AmigoError):
     status_code = 403
     error_code = "missing_permissions"
@@ -82,6 +91,10 @@ async def _amigo_error(_: Request, exc: Exception) -> JSONResponse:
 
 def _describe_validation_error(errors: list[dict[str, Any]]) -> str:
     first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":
+        position = next((part for part in first.get("loc", ()) if isinstance(part, int)), None)
+        where = f" at character {position}" if position is not None else ""
+        return f"Malformed JSON body{where}: {first.get('ctx', {}).get('error', 'it does not parse')}."
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "request"
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     return f"Invalid {where}: {first.get('msg', 'failed validation')}{more}."
@@ -89,8 +102,9 @@ def _describe_validation_error(errors: list[dict[str, Any]]) -> str:
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in exc.errors()]
-    return JSONResponse(error_body(_describe_validation_error(errors), "validation_error", errors=errors), 422)
+    raw = list(exc.errors())
+    errors = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in raw]
+    return JSONResponse(error_body(_describe_validation_error(raw), "validation_error", errors=errors), 422)
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "invalid_credentials", 403: "forbidden"}

@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from amigo_api.core.auth import bearer_scheme
-from amigo_api.core.errors import Unauthorized, error_body
+from amigo_api.core.errors import MissingCredentials, Unauthorized, error_body
 from amigo_api.core.security import TokenService
 
 LIMIT_KEY = "x-max-body-bytes"
@@ -114,25 +114,28 @@ class RequestGuardMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        if rules.needs_credentials and not await self._credentials_verify(scope, headers):
-            await _send_json(send, 401, error_body(Unauthorized.detail, Unauthorized.error_code),
-                             Unauthorized.headers)
-            return
+        if rules.needs_credentials:
+            refusal = await self._credentials_refusal(scope, headers)
+            if refusal is not None:
+                await _send_json(send, 401, error_body(refusal.detail, refusal.error_code), refusal.headers)
+                return
         if rules.max_body_bytes is None or scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
         await self._bounded(scope, receive, send, headers, rules.max_body_bytes)
 
-    async def _credentials_verify(self, scope: Scope, headers: dict[bytes, bytes]) -> bool:
+    async def _credentials_refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> Unauthorized | None:
+        if b"authorization" not in headers:
+            return MissingCredentials()
         token = _token(headers)
         if token is None:
-            return False
+            return Unauthorized()
         tokens: TokenService = scope["app"].state.tokens
         try:
             await tokens.verify(token)
-        except Unauthorized:
-            return False
-        return True
+        except Unauthorized as exc:
+            return exc
+        return None
 
     async def _bounded(self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes],
                        limit: int) -> None:

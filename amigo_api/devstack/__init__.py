@@ -1,5 +1,6 @@
 """Embedded MongoDB-wire server and Temporal dev server, started as child processes."""
 
+import ctypes
 import os
 import shutil
 import signal
@@ -48,6 +49,22 @@ def _executable(name: str) -> str:
     return found
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent_pid: int) -> Callable[[], None]:
+    """Runs in the child before it starts: the kernel sends it SIGTERM when its parent ends, however the parent
+    ends (a closed terminal, SIGKILL). Children sit in sessions of their own, so nothing else would reach them."""
+
+    def arrange() -> None:
+        if sys.platform.startswith("linux"):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # the parent ended before the line above took effect
+            os._exit(1)
+
+    return arrange
+
+
 @dataclass
 class ChildProcess:
     name: str
@@ -60,7 +77,8 @@ class ChildProcess:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_file.open("ab")
         self.process = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        env={**os.environ, **self.env}, start_new_session=True)
+                                        env={**os.environ, **self.env}, start_new_session=True,
+                                        preexec_fn=_die_with(os.getpid()))
         log.close()
 
     def running(self) -> bool:

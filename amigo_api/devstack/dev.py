@@ -1,25 +1,36 @@
 """`amigo-api dev`: the whole service on embedded defaults, with working credentials."""
 
 import asyncio
+import fcntl
 import json
 import os
 import secrets
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from urllib.parse import urlsplit
 
 import httpx
 from rich.console import Console
 
 from amigo_api.bootstrap import api_key_valid, bootstrap
-from amigo_api.devstack import ChildProcess, _executable, free_port, start_mongo, start_temporal, wait_until
+from amigo_api.devstack import (
+    ChildProcess,
+    _executable,
+    free_port,
+    port_open,
+    start_mongo,
+    start_temporal,
+    wait_until,
+)
+from amigo_api.devstack.credential import STACK_FILE, clone_recipe
 from amigo_api.organizations.defaults import SUPER_ADMIN_ROLE
 from amigo_api.settings import Settings
 
 DEV_ORG = "demo"
 DEV_EMAIL = "admin@demo.example.com"
-STACK_FILE = "dev-stack.json"
+LOCK_FILE = "dev.lock"
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -49,20 +60,59 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _curl_example(stack: dict[str, Any]) -> str:
+def _curl_example(stack: dict[str, Any], data_dir: Path) -> str:
     return (
         f"TOKEN=$(curl -s -X POST {stack['api_url']}/v1/{stack['org_id']}/user/signin_with_api_key \\\n"
         f"  -H 'x-api-key: {stack['api_key']}' -H 'x-api-key-id: {stack['api_key_id']}' "
         f"-H 'x-user-id: {stack['user_id']}' \\\n"
         "  | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"id_token\"])')\n"
         f"curl -s {stack['api_url']}/v1/{stack['org_id']}/user/ -H \"Authorization: Bearer $TOKEN\"\n"
-        f"git clone http://{stack['org_id']}_{stack['user_id']}:$TOKEN@"
-        f"{stack['api_url'].removeprefix('http://')}/v1/{stack['org_id']}/tool/git/ tools"
+        f"{clone_recipe(data_dir, stack['api_url'], stack['org_id'], stack['user_id'])}"
     )
+
+
+def _lock(data_dir: Path) -> IO[str]:
+    """Hold the data dir for as long as this process lives (the kernel drops the lock with the process)."""
+    handle = (data_dir / LOCK_FILE).open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        stack = data_dir / STACK_FILE
+        url = json.loads(stack.read_text()).get("api_url", "unknown URL") if stack.exists() else "unknown URL"
+        raise StackRunning(f"a stack is already running on this data dir (pid {holder}, {url}); stop it first, "
+                           "or pass another --data-dir") from None
+    handle.truncate(0)
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+class StackRunning(RuntimeError):
+    pass
+
+
+def _api_port(host: str, port: int | None, data_dir: Path) -> int:
+    """The port asked for; else the previous run's, so clones keep their remote; else a free one."""
+    if port:
+        return port
+    stack = data_dir / STACK_FILE
+    if stack.exists():
+        previous = urlsplit(json.loads(stack.read_text()).get("api_url", "")).port
+        if previous and not port_open(host, previous):
+            return previous
+    return free_port(host)
 
 
 def run_dev(host: str, port: int | None, data_dir: Path, console: Console) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = _lock(data_dir)
+    except StackRunning as exc:
+        console.print(f"[red]✗[/] {exc}", soft_wrap=True)
+        return 1
     children: list[ChildProcess] = []
     stopping = False
 
@@ -70,8 +120,8 @@ def run_dev(host: str, port: int | None, data_dir: Path, console: Console) -> in
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
     try:
         with console.status("starting the embedded MongoDB server"):
             mongo, mongo_uri = start_mongo(data_dir)
@@ -87,7 +137,7 @@ def run_dev(host: str, port: int | None, data_dir: Path, console: Console) -> in
         settings = Settings(mongo_uri=mongo_uri, temporal_address=temporal_address, secret_key=env["AMIGO_SECRET_KEY"])
         with console.status("creating organization credentials"):
             credentials = _credentials(settings, data_dir)
-        api_port = port or free_port(host)
+        api_port = _api_port(host, port, data_dir)
         api_url = f"http://{host}:{api_port}"
         amigo = _executable("amigo-api")
         worker = ChildProcess("worker", [amigo, "worker"], data_dir / "logs" / "worker.log", env)
@@ -101,9 +151,9 @@ def run_dev(host: str, port: int | None, data_dir: Path, console: Console) -> in
         stack = {"api_url": api_url, "mongo_uri": mongo_uri, "temporal_address": temporal_address, **credentials}
         (data_dir / STACK_FILE).write_text(json.dumps(stack, indent=2))
         os.chmod(data_dir / STACK_FILE, 0o600)
-        console.print(f"[green]✓[/] API at {api_url} (logs in {data_dir / 'logs'})")
+        console.print(f"[green]✓[/] API at {api_url}, its reference at {api_url}/docs (logs in {data_dir / 'logs'})")
         console.print(f"Credentials are in {data_dir / STACK_FILE}. Try:\n")
-        print(_curl_example(stack), flush=True)
+        print(_curl_example(stack, data_dir), flush=True)
         console.print("\nCtrl-C stops everything.")
         while not stopping:
             dead = [c.name for c in children if not c.running()]
@@ -119,3 +169,4 @@ def run_dev(host: str, port: int | None, data_dir: Path, console: Console) -> in
         console.print("stopping")
         for child in reversed(children):
             child.stop()
+        lock.close()

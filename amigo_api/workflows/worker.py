@@ -29,12 +29,17 @@ async def connect(settings: Settings) -> Client:
     return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
 
 
+# Running activities get this long to finish on SIGTERM; Temporal retries what they leave.
+SHUTDOWN_SECONDS = 5
+
+
 async def run_worker(settings: Settings) -> None:
     client = await connect(settings)
-    worker = Worker(client, task_queue=settings.temporal_task_queue, workflows=WORKFLOWS, activities=ACTIVITIES)
+    worker = Worker(client, task_queue=settings.temporal_task_queue, workflows=WORKFLOWS, activities=ACTIVITIES,
+                    graceful_shutdown_timeout=timedelta(seconds=SHUTDOWN_SECONDS))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker_started", task_queue=settings.temporal_task_queue, address=settings.temporal_address)
     async with worker:
