@@ -14,8 +14,6 @@ from amigo_api.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="The Amigo API service.")
 console = Console(stderr=True)
-# On SIGTERM, open connections get this long before the API stops.
-SHUTDOWN_SECONDS = 5
 
 
 @app.callback()
@@ -45,11 +43,10 @@ def _require_secret_key() -> None:
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Run the API against the configured MongoDB and Temporal (AMIGO_* environment variables)."""
-    import uvicorn
+    from amigo_api.server import run
 
     _require_secret_key()
-    uvicorn.run("amigo_api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False, timeout_graceful_shutdown=SHUTDOWN_SECONDS)
+    run(host, port, workers)
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """Shared fixtures: one real embedded MongoDB-wire server per session, the app on it, and helpers that
 make organizations and signed-in users."""
 
+import os
 import secrets
 import tempfile
 import uuid
@@ -9,18 +10,42 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from pymongo import MongoClient
 
 from amigo_api.app import create_app
 from amigo_api.bootstrap import bootstrap
 from amigo_api.devstack import start_mongo
 from amigo_api.settings import Settings
 
+# Every run works in databases of its own, named here so that API processes and commands the tests start (which
+# inherit the environment) use them too; they are dropped at the end. `AMIGO_TEST_MONGO_URI` points the suite at
+# an external server (a MongoDB replica set) instead of the embedded one.
+RUN_ID = uuid.uuid4().hex[:10]
+TEST_DATABASES = {"AMIGO_DATABASE_NAME": f"amigo_test_{RUN_ID}",
+                  "AMIGO_INFRA_DATABASE_NAME": f"amigo_infra_test_{RUN_ID}"}
+os.environ.update(TEST_DATABASES)
+
 
 @pytest.fixture(scope="session")
 def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("AMIGO_TEST_MONGO_URI")
+    if external:
+        yield external
+        _drop_test_databases(external)
+        return
     child, uri = start_mongo(tmp_path_factory.mktemp("mongo"))
     yield uri
     child.stop()
+
+
+def _drop_test_databases(uri: str) -> None:
+    client: MongoClient[dict[str, object]] = MongoClient(uri)
+    try:
+        for name in client.list_database_names():
+            if name.endswith(RUN_ID):
+                client.drop_database(name)
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")

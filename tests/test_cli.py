@@ -121,19 +121,21 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _alive(pids: list[int]) -> list[int]:
+def _alive(pids: list[int]) -> list[str]:
+    """The command lines of those still running."""
     alive = []
     for pid in pids:
         try:
             state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
         except OSError:
             continue
         if state != "Z":
-            alive.append(pid)
+            alive.append(command)
     return alive
 
 
-def _gone_within(pids: list[int], seconds: float) -> list[int]:
+def _gone_within(pids: list[int], seconds: float) -> list[str]:
     deadline = time.monotonic() + seconds
     while _alive(pids) and time.monotonic() < deadline:
         time.sleep(0.2)

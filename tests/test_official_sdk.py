@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 from amigo_sdk import AsyncAmigoClient
-from amigo_sdk.errors import ConflictError, ValidationError
+from amigo_sdk.errors import ConflictError, NotFoundError, ValidationError
 from amigo_sdk.generated.model import (
     GetAgentVersionsParametersQuery,
     GetServicesParametersQuery,
+    GetUsersParametersQuery,
     OrganizationCreateAgentRequest,
     OrganizationCreateAgentVersionRequest,
     OrganizationCreateServiceHierarchicalStateMachineRequest,
@@ -15,6 +16,8 @@ from amigo_sdk.generated.model import (
     ServiceCreateServiceRequest,
     ServiceUpdateServiceRequest,
     ServiceUpsertServiceVersionSetRequest,
+    UserCreateInvitedUserRequest,
+    UserUpdateUserInfoRequest,
 )
 
 from amigo_api.settings import Settings
@@ -83,3 +86,27 @@ async def test_the_official_sdk_drives_agents_context_graphs_and_services(live_u
         await sdk.services.update_service(created.id, ServiceUpdateServiceRequest(is_active=False))
         await sdk.agents.delete_agent(agent.id)
         assert (await sdk.agents.get_agents()).agents[0].deprecated is True
+
+
+async def test_the_official_sdk_reads_and_manages_users(live_url: str, admin: Caller, make_caller) -> None:  # type: ignore[no-untyped-def]
+    member: Caller = await make_caller(admin.org_id, "DefaultUserRole")
+    async with AsyncAmigoClient(api_key=admin.api_key, api_key_id=admin.api_key_id, user_id=admin.user_id,
+                                organization_id=admin.org_id, base_url=live_url) as sdk:
+        organization = await sdk.organizations.get()
+        assert organization.org_id == admin.org_id
+        invited = await sdk.users.create_user(UserCreateInvitedUserRequest(
+            first_name="Grace", last_name="Hopper", email="grace@example.com", role_name="DefaultUserRole"))
+        listed = await sdk.users.get_users(GetUsersParametersQuery(user_id=[invited.user_id]))
+        assert [(u.first_name, u.enable_actions_access) for u in listed.users] == [("Grace", False)]
+        member_before = (await sdk.users.get_users(GetUsersParametersQuery(user_id=[member.user_id]))).users[0]
+        await sdk.users.update_user(member.user_id, UserUpdateUserInfoRequest(
+            first_name="Ada", preferred_language="fra", additional_context=["Prefers mornings."]))
+        updated = (await sdk.users.get_users(GetUsersParametersQuery(user_id=[member.user_id]))).users[0]
+        assert (updated.first_name, updated.last_name, updated.preferences.preferred_language) == \
+               ("Ada", member_before.last_name, "fra")
+        model = await sdk.users.get_user_model(member.user_id)
+        assert model.user_models == [] and model.additional_context == ["Prefers mornings."]
+        await sdk.users.delete_user(invited.user_id)
+        assert (await sdk.users.get_users(GetUsersParametersQuery(user_id=[invited.user_id]))).users == []
+        with pytest.raises(NotFoundError):
+            await sdk.users.delete_user(invited.user_id)

@@ -12,7 +12,9 @@ IMPLEMENTED_TAGS = {"Organization", "User", "Role", "Service", "Simulation", "Ad
 IMPLEMENTED_PATHS = {"/v1/{organization}/tool/git/{git_path}"}
 # Our documented extensions of the contract, under the same tags.
 EXTENSIONS = {"/v1/{organization}/admin/prompt_logs/", "/v1/{organization}/admin/sql_schema",
-              "/v1/{organization}/admin/sql_query/{query_id}/result"}
+              "/v1/{organization}/admin/sql_query/{query_id}/result",
+              # In the newer Amigo spec the official amigo-sdk follows, not in our reference subset.
+              "/v1/{organization}/user/{user_id}", "/v1/{organization}/user/{user_id}/user_model"}
 
 
 def _implemented(path: str, operation: dict) -> bool:

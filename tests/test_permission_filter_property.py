@@ -11,6 +11,7 @@ from pymongo import MongoClient
 from pymongo.collection import Collection
 
 from amigo_api.core.permissions import PermissionGrant, allows, visibility_filter
+from tests.conftest import RUN_ID
 
 PERMISSION = "Service:GetService"
 FIELDS = {"service_id": "_id", "service_name": "name", "tags": "tag_strings", "is_active": "is_active"}
@@ -45,8 +46,9 @@ documents = st.lists(st.fixed_dictionaries({
 @pytest.fixture(scope="module")
 def collection(mongo_server: str) -> Iterator[Collection[dict[str, Any]]]:
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_server)
-    yield client["permission_property"]["services"]
-    client.drop_database("permission_property")
+    database = f"permission_property_{RUN_ID}"
+    yield client[database]["services"]
+    client.drop_database(database)
     client.close()
 
 

@@ -1,9 +1,9 @@
 """The maintenance switch: a flag in the infra-config database that every API process polls."""
 
 import asyncio
-import contextlib
 import json
 
+import pymongo
 import structlog
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -22,6 +22,10 @@ async def set_maintenance(infra: AsyncDatabase[Document], enabled: bool) -> None
                                      {"$set": {"enabled": enabled, "updated_at": utcnow()}}, upsert=True)
 
 
+STOP_SECONDS = 2.0
+REFRESH_SECONDS = 5.0
+
+
 class MaintenanceSwitch:
     def __init__(self, infra: AsyncDatabase[Document], poll_seconds: float) -> None:
         self.infra = infra
@@ -31,7 +35,8 @@ class MaintenanceSwitch:
         self._task: asyncio.Task[None] | None = None
 
     async def refresh(self) -> None:
-        doc = await self.infra[SWITCHES].find_one({"_id": MAINTENANCE_ID})
+        with pymongo.timeout(REFRESH_SECONDS):
+            doc = await self.infra[SWITCHES].find_one({"_id": MAINTENANCE_ID})
         enabled = bool(doc and doc.get("enabled"))
         if enabled != self.enabled:
             log.warning("maintenance_mode", enabled=enabled)
@@ -55,8 +60,8 @@ class MaintenanceSwitch:
         self._stopping = True
         if self._task:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # A poll stuck on a database that went away first must not hold up the process's exit.
+            await asyncio.wait([self._task], timeout=STOP_SECONDS)
 
 
 class MaintenanceMiddleware:

@@ -3,11 +3,12 @@
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from pydantic import EmailStr
 
 from amigo_api.core.auth import Principal, authenticate_optional
 from amigo_api.core.db import OrgDbDep, OrgId, get_clusters
+from amigo_api.core.ids import OBJECT_ID_PATTERN
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.pagination import ContinuationToken, IdFilter, SortBy, unique
 from amigo_api.core.ratelimit import anonymous_rate_limit, rate_limit
@@ -20,7 +21,10 @@ from amigo_api.organizations.auth import (
     OrganizationCreator,
     RoleCreator,
     RoleModifier,
+    UserDeleter,
     UserInviter,
+    UserModelReader,
+    UserUpdater,
     Viewer,
     authenticate_in_issuer_org,
 )
@@ -146,6 +150,38 @@ async def sign_in_with_api_key(
 ) -> s.SigninWithAPIKeyResponse:
     """Issue a token for the user, to send as `Authorization: Bearer <id_token>`."""
     return await service.sign_in_with_api_key(org, request.app.state.tokens, x_api_key_id, x_api_key, x_user_id)
+
+
+UserId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN, description="The ID of the user.")]
+USER_404 = "Specified organization or user is not found."
+
+
+@router.post("/user/{user_id}", operation_id="update-user-info", tags=["User"], summary="Update user information",
+             status_code=status.HTTP_204_NO_CONTENT, response_class=Response, dependencies=[rate_limit(20)],
+             responses=error_responses(401, 403, rate_limit=20, r404=USER_404))
+async def update_user_info(org: OrgDbDep, user_id: UserId, body: s.UpdateUserInfoRequest,
+                           principal: UserUpdater) -> Response:
+    """Change a user's names, preferences or additional context; fields left out (or `null`) stay as they are."""
+    await service.update_user(org, principal, user_id, body)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete("/user/{user_id}", operation_id="delete-user", tags=["User"], summary="Delete a user",
+               status_code=status.HTTP_204_NO_CONTENT, response_class=Response, dependencies=[rate_limit(20)],
+               responses=error_responses(401, 403, rate_limit=20, r404=USER_404,
+                                         r409="The user is the last holder of the organization's top role."))
+async def delete_user(request: Request, org: OrgDbDep, user_id: UserId, principal: UserDeleter) -> Response:
+    """Delete a user whose role the caller outranks, with the user's temporary permission grants."""
+    await service.delete_user(org, principal, user_id, _invalidate_principals(request))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/user/{user_id}/user_model", operation_id="get-user-model", tags=["User"], summary="Get user model",
+            response_model=s.GetUserModelResponse, dependencies=[rate_limit(60)],
+            responses=error_responses(401, 403, rate_limit=60, r404=USER_404))
+async def get_user_model(org: OrgDbDep, user_id: UserId, principal: UserModelReader) -> s.GetUserModelResponse:
+    """The latest user models (built from conversations; empty until there are some) and additional context."""
+    return await service.get_user_model(org, principal, user_id)
 
 
 # Roles ----------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 import zoneinfo
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, EmailStr, Field, StringConstraints, field_validator
 
@@ -156,6 +156,38 @@ class UserInstance(ContractModel):
     preferences: Preferences
     nonsensitive_variables: dict[str, str]
     sensitive_variables: list[str]
+    enable_actions_access: bool = Field(description="Whether the user has access to the actions features.")
+
+
+# `{}` (or leaving the field out) leaves a preference as it is; `null` erases it.
+NotSet = Annotated[dict[str, Any], Field(max_length=0)]
+
+
+class UpdateUserInfoRequest(ContractModel):
+    first_name: StrippedNonemptyString | None = Field(None, max_length=256, description=(
+        "The first name of the user to update. If `null`, the first name is not modified."))
+    last_name: StrippedNonemptyString | None = Field(None, max_length=256, description=(
+        "The last name of the user to update. If `null`, the last name is not modified."))
+    enable_response_recommendation: bool | None = None
+    preferred_language: LanguageCode | NotSet | None = Field(default_factory=dict, description=(
+        "ISO 639-3; `null` erases the preference, `{}` or leaving it out keeps it."))
+    timezone: Timezone | NotSet = Field(default_factory=dict, description=(
+        "IANA time zone; `null` erases the preference, `{}` or leaving it out keeps it."))
+    conversations_visible_to_admins: bool | None = None
+    user_model_visible_to_admins: bool | None = None
+    additional_context: list[Annotated[StrippedNonemptyString, StringConstraints(max_length=10_000)]] | None = Field(
+        None, max_length=100, description="A list of additional context to update. If `null`, it is not modified.")
+
+
+class UserModel(ContractModel):
+    content: str
+    insight_ids: list[str]
+    dimensions: list[UserDimension]
+
+
+class GetUserModelResponse(ContractModel):
+    user_models: list[UserModel] = Field(description="The latest user models for the user.")
+    additional_context: list[str] = Field(description="The additional context for the user.")
 
 
 class GetUsersResponse(ContractModel):

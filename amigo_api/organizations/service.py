@@ -346,7 +346,8 @@ def _user_doc(*, first_name: str, last_name: str, email: str, role_id: str, pref
               nonsensitive: dict[str, str] | None = None, sensitive: dict[str, str] | None = None) -> Document:
     return {"_id": new_id(), "first_name": first_name, "last_name": last_name, "email": email.lower(),
             "role_id": role_id, "preferences": preferences, "nonsensitive_variables": nonsensitive or {},
-            "sensitive_variables": sensitive or {}, "status": "unverified",
+            "sensitive_variables": sensitive or {}, "status": "unverified", "enable_actions_access": False,
+            "additional_context": [],
             "user_stats": {"num_conversations": 0, "num_messages": 0, "last_message_time": None},
             "created_at": now, "updated_at": now}
 
@@ -395,7 +396,70 @@ def _user_instance(doc: Document) -> s.UserInstance:
                           last_name=doc["last_name"], email=doc["email"], user_stats=doc["user_stats"],
                           role=doc["role_id"], preferences=doc["preferences"],
                           nonsensitive_variables=doc["nonsensitive_variables"],
-                          sensitive_variables=sorted(doc["sensitive_variables"]))
+                          sensitive_variables=sorted(doc["sensitive_variables"]),
+                          enable_actions_access=doc.get("enable_actions_access", False))
+
+
+def _user_attributes(doc: Document) -> dict[str, str]:
+    return {"user_id": doc["_id"], "email": doc["email"], "role_id": doc["role_id"]}
+
+
+async def _user(org: OrgDb, user_id: str) -> Document:
+    user = await UserRepository(org).by_id(user_id)
+    if user is None:
+        raise NotFound("The specified user does not exist.", error_code="user_not_found")
+    return user
+
+
+_PREFERENCES = ("enable_response_recommendation", "conversations_visible_to_admins", "user_model_visible_to_admins")
+
+
+def _user_changes(body: s.UpdateUserInfoRequest) -> Document:
+    """`null` leaves names and flags as they are; for the language and time zone `{}` does, `null` erases."""
+    changes: Document = {name: getattr(body, name) for name in ("first_name", "last_name", "additional_context")
+                         if getattr(body, name) is not None}
+    changes.update({f"preferences.{name}": getattr(body, name) for name in _PREFERENCES
+                    if getattr(body, name) is not None})
+    changes.update({f"preferences.{name}": getattr(body, name) for name in ("preferred_language", "timezone")
+                    if getattr(body, name) != {}})
+    return changes
+
+
+async def update_user(org: OrgDb, principal: Principal, user_id: str, body: s.UpdateUserInfoRequest) -> None:
+    user = await _user(org, user_id)
+    principal.require("User:UpdateUserInfo", _user_attributes(user))
+    changes = _user_changes(body)
+    if changes:
+        await UserRepository(org).update_one({"_id": user_id}, {"$set": {**changes, "updated_at": utcnow()}})
+
+
+async def delete_user(org: OrgDb, principal: Principal, user_id: str, on_change: Callable[[str], None]) -> None:
+    """Only a user whose role the caller outranks; never the organization's last top-role holder."""
+    user = await _user(org, user_id)
+    principal.require("User:DeleteUser", _user_attributes(user))
+    role = await _role(org, user["role_id"])
+    if role is not None and not principal.outranks(role.grants):
+        raise PermissionDenied("Deleting this user needs greater privileges than the user's role.",
+                               error_code="insufficient_role")
+
+    async def remove(session: AsyncClientSession) -> None:
+        await OrganizationRepository(org, session).claim({"_id": org.org_id})
+        if not await UserRepository(org, session).delete_one({"_id": user_id}):
+            raise NotFound("The specified user does not exist.", error_code="user_not_found")
+        await TemporaryGrantRepository(org, session).delete_many({"user_id": user_id})
+        await _require_a_top_role_holder(org, session)
+
+    await in_transaction(org, remove)
+    on_change(org.org_id)
+
+
+async def get_user_model(org: OrgDb, principal: Principal, user_id: str) -> s.GetUserModelResponse:
+    """User models come from conversations; until there are some the list is empty."""
+    user = await _user(org, user_id)
+    principal.require("User:GetUserModel", _user_attributes(user))
+    if principal.user_id != user_id and not user["preferences"].get("user_model_visible_to_admins", True):
+        raise PermissionDenied("This user keeps their user model private.", error_code="user_model_hidden")
+    return s.GetUserModelResponse(user_models=[], additional_context=user.get("additional_context", []))
 
 
 async def list_users(org: OrgDb, principal: Principal, *, user_ids: list[str], emails: list[str], limit: int,
