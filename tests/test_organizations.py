@@ -13,7 +13,7 @@ from pymongo import AsyncMongoClient
 from amigo_api.app import create_app
 from amigo_api.bootstrap import bootstrap
 from amigo_api.devstack import start_mongo
-from tests.conftest import Caller, make_settings, sign_in
+from tests.conftest import RUN_ID, Caller, make_settings, sign_in
 
 
 def png(width: int, height: int) -> str:
@@ -100,7 +100,7 @@ async def two_cluster_client(tmp_path_factory: pytest.TempPathFactory, mongo_ser
                              secret_key: str) -> AsyncIterator[tuple[httpx.AsyncClient, object, str]]:
     child, second_uri = start_mongo(tmp_path_factory.mktemp("second-cluster"))
     settings = make_settings(mongo_server, secret_key, mongo_clusters={"second": second_uri},
-                             database_name="amigo_clusters")
+                             database_name=f"amigo_clusters_{RUN_ID}")
     app = create_app(settings)
     try:
         async with app.router.lifespan_context(app), httpx.AsyncClient(
@@ -125,8 +125,8 @@ async def test_an_organizations_documents_land_only_in_its_cluster(two_cluster_c
     first, second = AsyncMongoClient(settings.mongo_uri), AsyncMongoClient(second_uri)
     try:
         for collection in ("organizations", "roles", "users", "external_members"):
-            assert await second["amigo_clusters"][collection].count_documents({"org_id": new_org_id}) > 0
-            assert await first["amigo_clusters"][collection].count_documents({"org_id": new_org_id}) == 0
+            assert await second[f"amigo_clusters_{RUN_ID}"][collection].count_documents({"org_id": new_org_id}) > 0
+            assert await first[f"amigo_clusters_{RUN_ID}"][collection].count_documents({"org_id": new_org_id}) == 0
         mapping = await first[settings.infra_database_name]["organization_clusters"].find_one({"_id": new_org_id})
         assert mapping == {"_id": new_org_id, "cluster": "second"}
     finally:
