@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
-from amigo_api.core.schemas import ContractModel
+from amigo_api.core.schemas import ContractModel, has_control_characters
 
 
 class Model(ContractModel):
@@ -27,7 +27,7 @@ def _check_log_key(key: str) -> str:
     """Log keys become zip entry names (`{log_key}-system`), so none may climb out of its folder."""
     if key.startswith("/") or "\\" in key:
         raise ValueError("a log key is relative: no leading `/` and no backslashes")
-    if any(ord(c) < 32 or ord(c) == 127 for c in key):
+    if has_control_characters(key):
         raise ValueError("a log key may not contain control characters")
     if any(part in ("", ".", "..") for part in key.split("/")):
         raise ValueError("a log key may not contain `..`, `.` or empty path segments")

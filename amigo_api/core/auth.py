@@ -129,22 +129,31 @@ class Credentials:
     basic_username: str | None
 
 
+def parse_authorization(header: str) -> Credentials | None:
+    """`Bearer <token>`, or HTTP Basic `{org_id}_{user_id}:<token>`; None when the header holds neither."""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        token = value.strip()
+        return Credentials(token, None) if token else None
+    if scheme.lower() != "basic":
+        return None
+    try:
+        username, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return Credentials(password, username) if sep and password else None
+
+
 def credentials_from(bearer: HTTPAuthorizationCredentials | None, request: Request) -> Credentials:
     if bearer is not None:
         return Credentials(bearer.credentials, None)
     header = request.headers.get("authorization", "")
-    scheme, _, encoded = header.partition(" ")
     if not header:
         raise MissingCredentials()
-    if scheme.lower() != "basic":
+    credentials = parse_authorization(header)
+    if credentials is None:
         raise Unauthorized()
-    try:
-        username, sep, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise Unauthorized() from exc
-    if not sep or not password:
-        raise Unauthorized()
-    return Credentials(password, username)
+    return credentials
 
 
 async def resolve_principal(request: Request, org: OrgDb, credentials: Credentials,

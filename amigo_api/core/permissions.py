@@ -173,7 +173,6 @@ def stored_grants(raw: Iterable[Any]) -> list[PermissionGrant]:
     return grants
 
 
-
 def unconditional(names: Iterable[str]) -> list[PermissionGrant]:
     return [PermissionGrant(permission_name=name, conditions={}) for name in names]
 

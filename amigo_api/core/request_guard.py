@@ -10,8 +10,6 @@ Each route declares its body limit with `openapi_extra=body_limit(...)` (documen
 `x-max-body-bytes`); routes that do not use the settings' default. A route that streams its own body (the
 git endpoint) declares `streamed_body()` and is left alone."""
 
-import base64
-import binascii
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from amigo_api.core.auth import bearer_scheme
+from amigo_api.core.auth import bearer_scheme, parse_authorization
 from amigo_api.core.errors import MissingCredentials, Unauthorized, error_body
 from amigo_api.core.security import TokenService
 
@@ -64,19 +62,6 @@ def rules_for(routes: Iterable[BaseRoute], default_limit: int) -> list[RouteRule
         limit = None if extra.get(STREAMED_KEY) else int(extra.get(LIMIT_KEY, default_limit))
         rules.append(RouteRules(route, bearer_scheme in set(_calls(route.dependant)), limit))
     return rules
-
-
-def _token(headers: dict[bytes, bytes]) -> str | None:
-    scheme, _, value = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-    if scheme.lower() == "bearer":
-        return value.strip() or None
-    if scheme.lower() == "basic":
-        try:
-            _, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        return password if sep and password else None
-    return None
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
@@ -127,12 +112,12 @@ class RequestGuardMiddleware:
     async def _credentials_refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> Unauthorized | None:
         if b"authorization" not in headers:
             return MissingCredentials()
-        token = _token(headers)
-        if token is None:
+        credentials = parse_authorization(headers[b"authorization"].decode("latin-1"))
+        if credentials is None:
             return Unauthorized()
         tokens: TokenService = scope["app"].state.tokens
         try:
-            await tokens.verify(token)
+            await tokens.verify(credentials.token)
         except Unauthorized as exc:
             return exc
         return None

@@ -33,6 +33,10 @@ def duration_within(text: str, low: timedelta, high: timedelta, what: str) -> ti
     return value
 
 
+def has_control_characters(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
 class ContractModel(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 

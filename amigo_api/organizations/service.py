@@ -264,10 +264,13 @@ def _require_outranks(principal: Principal, role_name: str, grants: list[Permiss
                                error_code="insufficient_role")
 
 
+def _require_outranks_role(principal: Principal, role: Document, action: str) -> None:
+    _require_outranks(principal, role["name"], _grants(role), action)
+
+
 async def require_outranks_role(org: OrgDb, principal: Principal, role_name: str, action: str) -> None:
     """403 unless the caller has greater privileges than the named role."""
-    role = await _active_role(org, role_name)
-    _require_outranks(principal, role["name"], _grants(role), action)
+    _require_outranks_role(principal, await _active_role(org, role_name), action)
 
 
 # API keys and sign-in -------------------------------------------------------------------------------
@@ -279,7 +282,7 @@ async def create_api_key(org: OrgDb, principal: Principal, body: s.CreateAPIKeyR
         raise InvalidRequest(f"{exc}.", error_code="invalid_duration") from exc
     role = await _active_role(org, body.role_name)
     principal.require("Organization:CreateAPIKey", {"role_id": role["_id"], "role_name": role["name"]})
-    _require_outranks(principal, role["name"], _grants(role), "Creating an API key")
+    _require_outranks_role(principal, role, "Creating an API key")
     doc, secret = await issue_api_key(org, name=body.name, role_id=role["_id"], duration=duration,
                                       creator=principal.user_info)
     return s.CreateAPIKeyResponse(api_key_id=doc["key_id"], api_key=secret, expires_at=doc["expires_at"])
@@ -372,7 +375,7 @@ async def invite_user(org: OrgDb, principal: Principal, body: s.CreateInvitedUse
     role = await _active_role(org, body.role_name)
     principal.require("User:InviteUser", {"email": str(body.email).lower(), "role_id": role["_id"],
                                           "role_name": role["name"]})
-    _require_outranks(principal, role["name"], _grants(role), "Inviting a user")
+    _require_outranks_role(principal, role, "Inviting a user")
     user = await create_user(
         org, first_name=body.first_name, last_name=body.last_name, email=str(body.email), role_id=role["_id"],
         preferences=body.user_preferences.model_dump() if body.user_preferences else None,
@@ -526,7 +529,7 @@ async def modify_role(org: OrgDb, principal: Principal, role_name: str, body: s.
     """The caller must outrank the role as it is and as it will be."""
     role = await _active_role(org, role_name)
     principal.require("Role:ModifyRole", {"role_id": role["_id"], "role_name": role["name"]})
-    _require_outranks(principal, role["name"], _grants(role), "Changing a role")
+    _require_outranks_role(principal, role, "Changing a role")
     now = utcnow()
     immutable_change = (body.permission_grants is not None and [g.model_dump() for g in body.permission_grants]
                         != role["permission_grants"]) or (body.frontend_view not in (None, role["frontend_view"]))
@@ -563,10 +566,8 @@ async def modify_role(org: OrgDb, principal: Principal, role_name: str, body: s.
 async def assign_role(org: OrgDb, principal: Principal, role_name: str, user_id: str,
                       on_change: Callable[[str], None]) -> s.RoleIdResponse:
     role = await _active_role(org, role_name)
-    _require_outranks(principal, role["name"], _grants(role), "Assigning a role")
-    user = await UserRepository(org).by_id(user_id)
-    if user is None:
-        raise NotFound("The specified user does not exist.", error_code="user_not_found")
+    _require_outranks_role(principal, role, "Assigning a role")
+    user = await _user(org, user_id)
     current = await _role(org, user["role_id"])
     if current is not None and not principal.outranks(current.grants):
         raise PermissionDenied("Changing this user's role needs greater privileges than the user's current role.",
@@ -611,8 +612,7 @@ async def create_temporary_grant(org: OrgDb, principal: Principal, body: s.Creat
         duration = duration_within(body.duration, timedelta(seconds=1), MAX_TEMPORARY_GRANT, "duration")
     except ValueError as exc:
         raise InvalidRequest(f"{exc}.", error_code="invalid_duration") from exc
-    if await UserRepository(org).by_id(body.user_id) is None:
-        raise NotFound("The specified user does not exist.", error_code="user_not_found")
+    await _user(org, body.user_id)
     now = utcnow()
     doc: Document = {"_id": new_id(), "user_id": body.user_id, "permission_grant": grant.model_dump(),
            "justification": body.justification, "creator": {"org_id": principal.issuer_org_id,

@@ -12,6 +12,7 @@ import pygit2
 from pygit2.enums import FileMode, SortMode
 
 from amigo_api.core.errors import InvalidRequest, NotFound
+from amigo_api.core.schemas import has_control_characters
 
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
 _MAX_LINK_HOPS = 20
@@ -42,14 +43,10 @@ def open_repository(path: Path) -> pygit2.Repository:
     return pygit2.Repository(str(path))
 
 
-def _has_control_characters(name: str) -> bool:
-    """libgit2 reads names as C strings: `main\\0x` would be read as `main`. Git refuses such names anyway."""
-    return any(ord(c) < 32 or ord(c) == 127 for c in name)
-
-
 def resolve_commit(repo: pygit2.Repository, ref: str) -> pygit2.Commit:
     """A branch name or a (possibly abbreviated) commit SHA; anything else is 404."""
-    if _has_control_characters(ref):
+    # libgit2 reads names as C strings (`main\0x` would be `main`); git refuses such names anyway.
+    if has_control_characters(ref):
         raise NotFound(f"The ref {ref!r} does not exist.", error_code="ref_not_found")
     try:
         branch = repo.references.get(f"refs/heads/{ref}")
@@ -63,7 +60,7 @@ def resolve_commit(repo: pygit2.Repository, ref: str) -> pygit2.Commit:
 
 
 def has_branch(repo: pygit2.Repository, name: str) -> bool:
-    if _has_control_characters(name):
+    if has_control_characters(name):
         return False
     try:
         return repo.references.get(f"refs/heads/{name}") is not None
