@@ -12,11 +12,15 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from amigo_api import __version__, domains
-from amigo_api.admin import prompt_logs, sql
-from amigo_api.admin import router as admin_router
-from amigo_api.admin.repository import PromptLogRepository
-from amigo_api.admin.service import ModelRegistry
-from amigo_api.admin.sql_engine import SnapshotCache
+from amigo_api.admin.prompt_logs import router as prompt_logs_router
+from amigo_api.admin.prompt_logs import service as prompt_logs
+from amigo_api.admin.prompt_logs.repository import PromptLogRepository
+from amigo_api.admin.sql import router as sql_router
+from amigo_api.admin.sql import service as sql
+from amigo_api.admin.sql.engine import SnapshotCache
+from amigo_api.agents import router as agents_router
+from amigo_api.api_keys import router as api_keys_router
+from amigo_api.auth.service import PrincipalLoader
 from amigo_api.core.auth import PrincipalCache
 from amigo_api.core.blobs import BlobStore
 from amigo_api.core.crypto import SecretBox
@@ -27,21 +31,26 @@ from amigo_api.core.observability import RequestContextMiddleware, configure_log
 from amigo_api.core.ratelimit import RateLimiter
 from amigo_api.core.request_guard import RequestGuardMiddleware
 from amigo_api.core.security import TokenService
+from amigo_api.models import router as models_router
+from amigo_api.models.service import ModelRegistry
 from amigo_api.organizations import router as organizations_router
-from amigo_api.organizations import service as organizations_service
-from amigo_api.organizations.agents import router as agents_router
+from amigo_api.organizations.service import OrganizationDirectory
+from amigo_api.roles import router as roles_router
 from amigo_api.services import router as services_router
 from amigo_api.settings import Settings, get_settings
 from amigo_api.simulations import router as simulations_router
 from amigo_api.tools.repo import router as repo_router
 from amigo_api.tools.repo.git_http import GitBackend
 from amigo_api.tools.repo.storage import RepoStore
+from amigo_api.users import router as users_router
 from amigo_api.workflows import worker as temporal
 
 log = structlog.get_logger(__name__)
 UPKEEP_SECONDS = 60
-ROUTERS = [organizations_router.router, agents_router.router, services_router.router, simulations_router.router,
-           admin_router.router, repo_router.router]
+# Sign-in (`/user/signin_with_api_key`) comes before the users' `/user/{user_id}` routes that would match it.
+ROUTERS = [organizations_router.router, api_keys_router.router, users_router.router, roles_router.router,
+           agents_router.router, services_router.router, simulations_router.router, models_router.router,
+           prompt_logs_router.router, sql_router.router, repo_router.router]
 
 
 async def _maintain(app: FastAPI) -> None:
@@ -70,8 +79,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     clusters = Clusters(settings)
     app.state.clusters = clusters
     for name in clusters.uris:
-        for owner in domains.INDEX_OWNERS:
-            await owner.ensure_indexes(clusters.database(name))
+        await domains.ensure_indexes(clusters.database(name))
         await PromptLogRepository.ensure_retention(clusters.database(name),
                                                    settings.prompt_log_retention_days * 24 * 3600)
     app.state.tokens = TokenService(settings, clusters.infra)
@@ -101,8 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.secret_box = SecretBox(settings.secret_key)
     app.state.rate_limiter = RateLimiter(settings)
     app.state.principal_cache = PrincipalCache(settings.principal_cache_seconds)
-    app.state.principal_loader = organizations_service.load_principal
-    app.state.organization_exists = organizations_service.organization_exists
+    app.state.principals = PrincipalLoader(OrganizationDirectory())
     app.state.model_registry = ModelRegistry.load(settings.models_file)
     app.state.repo_store = RepoStore(settings.git_root)
     app.state.repo_store.install_hooks()

@@ -9,8 +9,8 @@ from harness import run_comparison
 
 from amigo_api.bootstrap import bootstrap
 from amigo_api.core.db import Clusters
-from amigo_api.organizations import service
 from amigo_api.settings import Settings
+from amigo_api.users import service
 
 USERS = 50
 PAGE = 20

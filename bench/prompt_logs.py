@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 from harness import ROOT, processes, serve
 
-from amigo_api.admin import schemas as s
-from amigo_api.admin.prompt_logs import record_prompt_log
+from amigo_api.admin.prompt_logs import schemas as s
+from amigo_api.admin.prompt_logs.service import record_prompt_log
 from amigo_api.bootstrap import bootstrap
 from amigo_api.core.blobs import BlobStore
 from amigo_api.core.db import Clusters

@@ -12,7 +12,7 @@ from amigo_api.core.clock import utcnow
 from amigo_api.core.db import Clusters
 from amigo_api.core.ids import new_id
 from amigo_api.core.permissions import EqualCondition, PermissionGrant
-from amigo_api.organizations.service import insert_role
+from amigo_api.roles.service import insert_role
 from amigo_api.services.repository import ServiceRepository
 from amigo_api.settings import Settings
 

@@ -14,7 +14,7 @@ from amigo_api.core.permissions import (
     unconditional,
     visibility_filter,
 )
-from amigo_api.organizations.defaults import default_roles
+from amigo_api.roles.defaults import default_roles
 
 
 def grant(name: str, **conditions: object) -> PermissionGrant:

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from amigo_api.admin import prompt_logs
-from amigo_api.admin import schemas as s
-from amigo_api.admin.repository import PromptLogRepository
+from amigo_api.admin.prompt_logs import schemas as s
+from amigo_api.admin.prompt_logs import service as prompt_logs
+from amigo_api.admin.prompt_logs.repository import PromptLogRepository
 from amigo_api.bootstrap import bootstrap
 from amigo_api.core.blobs import BlobStore
 from amigo_api.core.clock import utcnow

@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from amigo_api.admin.repository import SqlQueryRepository
-from amigo_api.admin.sql import result_url
+from amigo_api.admin.sql.repository import SqlQueryRepository
+from amigo_api.admin.sql.service import result_url
 from amigo_api.app import create_app
 from amigo_api.devstack import ChildProcess, start_temporal
 from amigo_api.settings import Settings
@@ -67,7 +67,7 @@ async def _wait_for_poller(app: Any, settings: Settings) -> None:
 async def _wait_for_attempt(org: Any, query_id: str, attempt: int) -> None:
     deadline = time.monotonic() + 60
     while True:
-        job = await SqlQueryRepository(org).by_id(query_id)
+        job = await SqlQueryRepository(org).get(query_id)
         if job is not None and job.get("attempt") == attempt:
             return
         assert time.monotonic() < deadline, f"attempt {attempt} of the query never started"
@@ -151,5 +151,5 @@ async def test_a_query_survives_its_worker_being_killed(async_app: tuple[Any, ht
         first.stop()
         if second is not None:
             second.stop()
-    job = await SqlQueryRepository(org).by_id(accepted["query_id"])
+    job = await SqlQueryRepository(org).get(accepted["query_id"])
     assert job is not None and job["attempt"] >= 2  # the first attempt died with its worker

@@ -1,1 +1,1 @@
-"""Admin: the LLM model registry (prompt logs and SQL arrive with their own issue)."""
+"""Admin: prompt logs and the read-only SQL endpoint (the model list is `amigo_api.models`)."""

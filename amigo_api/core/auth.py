@@ -3,9 +3,9 @@
 import base64
 import binascii
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import (
@@ -76,19 +76,13 @@ class Principal:
         return {"org_id": self.issuer_org_id, "user_id": self.user_id}
 
 
-class OrganizationCheck(Protocol):
-    async def __call__(self, org: OrgDb) -> bool:
+class PrincipalSource(Protocol):
+    """Where `create_app` says principals come from (`app.state.principals`)."""
+
+    async def organization_exists(self, org: OrgDb) -> bool:
         """Whether the organization exists."""
 
-
-async def _organization_exists(request: Request, org: OrgDb) -> bool:
-    exists: OrganizationCheck = request.app.state.organization_exists
-    return await exists(org)
-
-
-class PrincipalLoader(Protocol):
-    async def __call__(self, org: OrgDb, issuer: OrgDb, user_id: str, api_key_id: str
-                       ) -> tuple[Principal, float] | None:
+    async def load(self, org: OrgDb, issuer: OrgDb, user_id: str, api_key_id: str) -> tuple[Principal, float] | None:
         """The principal and until when (monotonic seconds) it may be cached; None if the user has no role
         in the org. Raises NotFound when the org does not exist, Unauthorized when the API key the token was
         issued for is deleted or expired."""
@@ -159,10 +153,11 @@ def credentials_from(bearer: HTTPAuthorizationCredentials | None, request: Reque
 async def resolve_principal(request: Request, org: OrgDb, credentials: Credentials,
                             issuer_org_id: str | None) -> Principal:
     tokens: TokenService = request.app.state.tokens
+    principals: PrincipalSource = request.app.state.principals
     claims = await tokens.verify(credentials.token)
     issuer = issuer_org_id or org.org_id
     if claims.org_id != issuer or not is_valid_org_id(issuer):
-        if issuer_org_id is None and not await _organization_exists(request, org):
+        if issuer_org_id is None and not await principals.organization_exists(org):
             raise NotFound("The specified organization does not exist.", error_code="organization_not_found")
         raise Unauthorized()
     if credentials.basic_username is not None and credentials.basic_username != f"{claims.org_id}_{claims.user_id}":
@@ -171,9 +166,8 @@ async def resolve_principal(request: Request, org: OrgDb, credentials: Credentia
     key = (org.org_id, issuer, claims.user_id, claims.api_key_id)
     principal = cache.get(key)
     if principal is None:
-        loader: PrincipalLoader = request.app.state.principal_loader
         issuer_org = org if issuer == org.org_id else await request.app.state.clusters.org_db(issuer)
-        loaded = await loader(org, issuer_org, claims.user_id, claims.api_key_id)
+        loaded = await principals.load(org, issuer_org, claims.user_id, claims.api_key_id)
         if loaded is None:
             if issuer != org.org_id:
                 raise PermissionDenied("The user has no role in this organization.", error_code="no_role_in_org")
@@ -183,6 +177,22 @@ async def resolve_principal(request: Request, org: OrgDb, credentials: Credentia
     return principal
 
 
+AuthenticatorT = TypeVar("AuthenticatorT", bound=Callable[..., Any])
+_AUTHENTICATORS: set[Callable[..., Any]] = set()
+
+
+def authenticator(dependency: AuthenticatorT) -> AuthenticatorT:
+    """Mark a dependency that authenticates the caller (401 without valid credentials, 403 without a role in
+    the organization): routes that depend on one document those answers (see `core.routing`)."""
+    _AUTHENTICATORS.add(dependency)
+    return dependency
+
+
+def is_authenticator(call: object) -> bool:
+    return call in _AUTHENTICATORS or isinstance(call, Permission)
+
+
+@authenticator
 async def authenticate(
     request: Request,
     org: OrgDbDep,
@@ -204,14 +214,19 @@ async def authenticate_optional(request: Request, org: OrgDbDep) -> Principal | 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
-def require(permission: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+class Permission:
     """Dependency: the caller must hold `permission` under some grant. Endpoints that act on a specific
     resource then check the resource's attributes with `principal.require(...)`."""
 
-    async def dependency(principal: CurrentPrincipal) -> Principal:
-        if not permissions.holds_any(principal.grants, permission):
+    def __init__(self, *names: str) -> None:
+        self.names = names
+
+    async def __call__(self, principal: CurrentPrincipal) -> Principal:
+        if not any(permissions.holds_any(principal.grants, name) for name in self.names):
             raise PermissionDenied()
         return principal
 
-    dependency.__name__ = f"require_{permission.replace(':', '_')}"
-    return dependency
+
+def require(*names: str) -> Permission:
+    """`Annotated[Principal, Depends(require("Service:CreateService"))]`; with several names, any one of them."""
+    return Permission(*names)

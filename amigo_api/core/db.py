@@ -157,3 +157,4 @@ async def get_org_db(
 
 
 OrgDbDep = Annotated[OrgDb, Depends(get_org_db)]
+ClustersDep = Annotated[Clusters, Depends(get_clusters)]

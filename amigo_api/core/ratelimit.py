@@ -2,9 +2,10 @@
 
 The dependency records the `X-RateLimit-*` headers on the request; they go out on errors too."""
 
+import inspect
 import math
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, Request
@@ -59,21 +60,45 @@ async def _apply(request: Request, per_minute: int, identity: str) -> None:
         raise _exceeded(limit, reset)
 
 
+class RateLimit:
+    """Dependency: `per_minute` requests per minute per user for this endpoint. The route documents its 429
+    from `per_minute` (see `core.routing`), so what is enforced and what is documented cannot disagree."""
+
+    def __init__(self, per_minute: int, principal_dependency: Callable[..., Any] = authenticate) -> None:
+        self.per_minute = per_minute
+        # The principal comes from the endpoint's own authenticator (git's, the issuer org's, or the default).
+        self.__signature__ = inspect.Signature([
+            inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
+            inspect.Parameter("principal", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Principal,
+                              default=Depends(principal_dependency)),
+        ])
+
+    async def __call__(self, request: Request, principal: Principal) -> None:
+        await _apply(request, self.per_minute, f"{principal.issuer_org_id}/{principal.user_id}")
+
+
+class AnonymousRateLimit:
+    """For endpoints without a signed-in user (sign-in, signed result URLs): limited per the identity the
+    request names."""
+
+    def __init__(self, per_minute: int, identity: Callable[[Request], str]) -> None:
+        self.per_minute = per_minute
+        self.identity = identity
+
+    async def __call__(self, request: Request) -> None:
+        await _apply(request, self.per_minute, self.identity(request))
+
+
 def rate_limit(per_minute: int, principal_dependency: Callable[..., Any] = authenticate) -> Any:
     """`dependencies=[rate_limit(N)]`: N requests per minute per user for this endpoint."""
-
-    async def dependency(request: Request, principal: Principal = Depends(principal_dependency)) -> None:
-        await _apply(request, per_minute, f"{principal.issuer_org_id}/{principal.user_id}")
-
-    return Depends(dependency)
+    return Depends(RateLimit(per_minute, principal_dependency))
 
 
-def anonymous_rate_limit(
-    per_minute: int, identity: Callable[[Request], str]
-) -> Callable[[Request], Coroutine[Any, Any, None]]:
-    """For endpoints without a signed-in user (sign-in): limited per the identity the request names."""
+def anonymous_rate_limit(per_minute: int, identity: Callable[[Request], str]) -> Any:
+    """`dependencies=[anonymous_rate_limit(N, identity)]`: N requests per minute per identity."""
+    return Depends(AnonymousRateLimit(per_minute, identity))
 
-    async def dependency(request: Request) -> None:
-        await _apply(request, per_minute, identity(request))
 
-    return dependency
+def declared_limit(call: object) -> int | None:
+    """The limit a dependency enforces, if it is a rate limit."""
+    return call.per_minute if isinstance(call, RateLimit | AnonymousRateLimit) else None

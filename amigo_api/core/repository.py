@@ -1,7 +1,7 @@
 """A small async base repository over one collection that always scopes by organization."""
 
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from pymongo import IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -107,3 +107,30 @@ class OrgRepository:
     async def ensure_indexes(cls, db: Any) -> None:
         if cls.indexes:
             await db[cls.collection_name].create_indexes(cls.indexes)
+
+
+StoredT = TypeVar("StoredT", bound=Mapping[str, Any])
+
+
+class TypedRepository(OrgRepository, Generic[StoredT]):
+    """A repository whose documents have a declared stored shape (a `TypedDict`, kept apart from the API
+    schemas): typed loads and stores over the untyped base. Projections still go through the base methods."""
+
+    async def get(self, doc_id: str) -> StoredT | None:
+        return cast(StoredT | None, await self.find_one({"_id": doc_id}))
+
+    async def load_one(self, query: Document) -> StoredT | None:
+        return cast(StoredT | None, await self.find_one(query))
+
+    async def load_all(self, query: Document, sort: Sort | None = None) -> list[StoredT]:
+        return cast(list[StoredT], await self.find_all(query, sort=sort))
+
+    async def load_page(self, query: Document, *, sort: Sort, skip: int, limit: int) -> tuple[list[StoredT], bool]:
+        docs, has_more = await self.find_page(query, sort=sort, skip=skip, limit=limit)
+        return cast(list[StoredT], docs), has_more
+
+    async def store(self, doc: StoredT) -> None:
+        await self.insert_one(dict(doc))
+
+    async def store_many(self, docs: Sequence[StoredT]) -> None:
+        await self.insert_many([dict(d) for d in docs])

@@ -1,10 +1,16 @@
-"""Dependencies that hand endpoints the process-wide objects `create_app` puts on `app.state`."""
+"""Dependencies that hand endpoints the process-wide objects `create_app` puts on `app.state`: handlers take
+these, never `request.app.state` itself."""
 
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from temporalio.client import Client
 
+from amigo_api.core.auth import PrincipalCache
+from amigo_api.core.blobs import BlobStore
+from amigo_api.core.crypto import SecretBox
+from amigo_api.core.security import TokenService
 from amigo_api.settings import Settings
 
 T = TypeVar("T")
@@ -22,3 +28,16 @@ def from_app_state(attribute: str, kind: type[T]) -> Callable[[Request], T]:
 
 
 AppSettings = Annotated[Settings, Depends(from_app_state("settings", Settings))]
+Tokens = Annotated[TokenService, Depends(from_app_state("tokens", TokenService))]
+Secrets = Annotated[SecretBox, Depends(from_app_state("secret_box", SecretBox))]
+CachedPrincipals = Annotated[PrincipalCache, Depends(from_app_state("principal_cache", PrincipalCache))]
+Blobs = Annotated[BlobStore, Depends(from_app_state("blobs", BlobStore))]
+
+
+def _temporal_client(request: Request) -> Client | None:
+    client: Client | None = request.app.state.temporal
+    return client
+
+
+# None when the server runs without Temporal (`AMIGO_TEMPORAL_REQUIRED=false`).
+TemporalClient = Annotated[Client | None, Depends(_temporal_client)]

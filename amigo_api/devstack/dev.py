@@ -25,7 +25,7 @@ from amigo_api.devstack import (
     wait_until,
 )
 from amigo_api.devstack.credential import STACK_FILE, clone_recipe
-from amigo_api.organizations.defaults import SUPER_ADMIN_ROLE
+from amigo_api.roles.defaults import SUPER_ADMIN_ROLE
 from amigo_api.settings import Settings
 
 DEV_ORG = "demo"

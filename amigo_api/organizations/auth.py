@@ -1,4 +1,4 @@
-"""Typed dependencies: the permission each endpoint needs, visible in its signature."""
+"""Who may call the Organization endpoints."""
 
 from typing import Annotated
 
@@ -6,31 +6,20 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
 
 from amigo_api.core.auth import (
-    CurrentPrincipal,
     Principal,
+    authenticate_optional,
+    authenticator,
     bearer_scheme,
     credentials_from,
     org_header_scheme,
-    require,
     resolve_principal,
 )
 from amigo_api.core.db import get_clusters
 from amigo_api.core.errors import Unauthorized
 from amigo_api.core.ids import is_valid_org_id
 
-APIKeyCreator = Annotated[Principal, Depends(require("Organization:CreateAPIKey"))]
-APIKeyDeleter = Annotated[Principal, Depends(require("Organization:DeleteAPIKey"))]
-UserInviter = Annotated[Principal, Depends(require("User:InviteUser"))]
-UserUpdater = Annotated[Principal, Depends(require("User:UpdateUserInfo"))]
-UserDeleter = Annotated[Principal, Depends(require("User:DeleteUser"))]
-UserModelReader = Annotated[Principal, Depends(require("User:GetUserModel"))]
-RoleCreator = Annotated[Principal, Depends(require("Role:CreateRole"))]
-RoleModifier = Annotated[Principal, Depends(require("Role:ModifyRole"))]
-GrantCreator = Annotated[Principal, Depends(require("Role:CreateTemporaryPermissionGrant"))]
-# List endpoints narrow their results to what the caller may see instead of refusing outright.
-Viewer = CurrentPrincipal
 
-
+@authenticator
 async def authenticate_in_issuer_org(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
@@ -44,4 +33,7 @@ async def authenticate_in_issuer_org(
     return await resolve_principal(request, issuer, credentials_from(bearer, request), x_org_id)
 
 
+# Its permissions (create-organization's three and the top role) are checked against the new org's ID.
 OrganizationCreator = Annotated[Principal, Depends(authenticate_in_issuer_org)]
+# get-organization is open to anyone; a signed-in caller with `Organization:GetOrganizationDetails` sees more.
+OptionalViewer = Annotated[Principal | None, Depends(authenticate_optional)]

@@ -7,7 +7,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from amigo_api.admin.service import ModelRegistry
+from amigo_api.agents.service import AGENT, STATE_MACHINE, DefinitionKind, claim_for_use, has_version
 from amigo_api.core.auth import Principal
 from amigo_api.core.clock import utcnow
 from amigo_api.core.db import Document, OrgDb, in_transaction
@@ -17,7 +17,7 @@ from amigo_api.core.pagination import and_all, next_token, parse_sort, tag_filte
 from amigo_api.core.references import UsageCheck, register_usage, usage_reason
 from amigo_api.core.repository import with_id
 from amigo_api.core.sql_tables import SqlTable, register_table
-from amigo_api.organizations.agents.service import AGENT, STATE_MACHINE, DefinitionKind, claim_for_use, has_version
+from amigo_api.models.service import ModelRegistry
 from amigo_api.services import schemas as s
 from amigo_api.services.repository import ServiceRepository
 

@@ -2,28 +2,25 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import Path, Query, Response, status
 
-from amigo_api.core.auth import CurrentPrincipal, Principal, require
 from amigo_api.core.db import OrgDbDep
 from amigo_api.core.ids import OBJECT_ID_PATTERN
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.pagination import ContinuationToken, IdFilter, SortBy, unique
 from amigo_api.core.ratelimit import rate_limit
+from amigo_api.core.routing import domain_router
 from amigo_api.simulations import schemas as s
 from amigo_api.simulations import service
+from amigo_api.simulations.auth import UnitTestCreator, UnitTestDeleter, UnitTestLister
 
-router = APIRouter(prefix="/v1/{organization}/simulation/unit_test", tags=["Simulation"])
-
-UnitTestCreator = Annotated[Principal, Depends(require("Simulation:CreateSimulationUnitTest"))]
-UnitTestDeleter = Annotated[Principal, Depends(require("Simulation:DeleteSimulationUnitTest"))]
+router = domain_router("/v1/{organization}/simulation/unit_test", tags=["Simulation"])
 
 
 @router.post("/", operation_id="create-simulation-unit-test", summary="Create a simulation unit test",
              status_code=status.HTTP_201_CREATED, response_model=s.CreateSimulationUnitTestResponse,
              dependencies=[rate_limit(500)],
-             responses=error_responses(
-                 401, 403, rate_limit=500, r409="A unit test with this name already exists.",
+             responses=error_responses(r409="A unit test with this name already exists.",
                  r404="The specified organization, service, persona, scenario, metric, or service version set was "
                       "not found.",
                  r400="The metric type of the success criterion does not match the metric type of the metric."))
@@ -35,9 +32,9 @@ async def create_simulation_unit_test(org: OrgDbDep, body: s.CreateSimulationUni
 
 @router.get("/", operation_id="get-simulation-unit-tests", summary="Get simulation unit tests",
             response_model=s.GetSimulationUnitTestsResponse, dependencies=[rate_limit(200)],
-            responses=error_responses(401, 403, rate_limit=200, r404="Specified organization is not found."))
+            responses=error_responses(r404="Specified organization is not found."))
 async def get_simulation_unit_tests(
-    org: OrgDbDep, principal: CurrentPrincipal,
+    org: OrgDbDep, principal: UnitTestLister,
     id: IdFilter = [], limit: Annotated[int, Query(ge=0, le=500)] = 50,  # noqa: A002,B006
     continuation_token: ContinuationToken = 0, is_deleted: bool | None = None,
     service_id: IdFilter = [], persona_id: IdFilter = [], scenario_id: IdFilter = [], metric_id: IdFilter = [],  # noqa: B006
@@ -57,7 +54,6 @@ async def get_simulation_unit_tests(
                summary="Delete a simulation unit test", status_code=status.HTTP_204_NO_CONTENT,
                response_class=Response, dependencies=[rate_limit(500)],
                responses=error_responses(
-                   401, 403, rate_limit=500,
                    r404="The specified organization or simulation unit test was not found or is inactive.",
                    r400="The specified simulation unit test is used in a simulation unit test set."))
 async def delete_simulation_unit_test(

@@ -15,8 +15,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from amigo_api import domains  # noqa: F401  (the SQL tables every domain declares)
-from amigo_api.admin.sql_activities import mark_sql_query_failed, run_sql_query
-from amigo_api.admin.sql_workflow import SqlQueryWorkflow
+from amigo_api.admin.sql.activities import mark_sql_query_failed, run_sql_query
+from amigo_api.admin.sql.workflow import SqlQueryWorkflow
 from amigo_api.settings import Settings
 from amigo_api.workflows.probe import ProbeWorkflow, probe_activity
 

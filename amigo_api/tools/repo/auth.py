@@ -6,19 +6,19 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from amigo_api.core.auth import Principal, bearer_scheme, credentials_from, require, resolve_principal
+from amigo_api.core.auth import Principal, authenticator, bearer_scheme, credentials_from, require, resolve_principal
 from amigo_api.core.db import OrgDbDep
 from amigo_api.core.errors import Unauthorized
-from amigo_api.core.security import TokenService
+from amigo_api.core.state import Tokens
 
 GIT_CHALLENGE = {"WWW-Authenticate": 'Basic realm="Amigo tool repository", charset="UTF-8"'}
 ACCESS_REPO = "Tool:AccessRepo"
 
 
-async def authenticate_git(request: Request, org: OrgDbDep) -> Principal:
+@authenticator
+async def authenticate_git(request: Request, org: OrgDbDep, tokens: Tokens) -> Principal:
     try:
         credentials = credentials_from(await bearer_scheme(request), request)
-        tokens: TokenService = request.app.state.tokens
         claims = await tokens.verify(credentials.token)
         # The token's own organization is its issuer: git cannot send X-ORG-ID, and a user of another
         # organization then needs a role in this one (403 otherwise).

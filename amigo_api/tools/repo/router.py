@@ -3,12 +3,13 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from amigo_api.core.db import OrgDbDep
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.ratelimit import rate_limit
 from amigo_api.core.request_guard import streamed_body
+from amigo_api.core.routing import domain_router
 from amigo_api.core.state import AppSettings, from_app_state
 from amigo_api.tools.repo import schemas as s
 from amigo_api.tools.repo import service
@@ -16,7 +17,7 @@ from amigo_api.tools.repo.auth import GitUser, RepoReader, authenticate_git
 from amigo_api.tools.repo.git_http import GitBackend
 from amigo_api.tools.repo.storage import DEFAULT_BRANCH, RepoStore
 
-router = APIRouter(prefix="/v1/{organization}/tool", tags=["Tool"])
+router = domain_router("/v1/{organization}/tool", tags=["Tool"])
 
 Store = Annotated[RepoStore, Depends(from_app_state("repo_store", RepoStore))]
 Backend = Annotated[GitBackend, Depends(from_app_state("git_backend", GitBackend))]
@@ -39,13 +40,13 @@ for _method in ("get", "post"):
         summary="Access the Git interface of the tool repo.", response_class=Response, openapi_extra=streamed_body(),
         dependencies=[rate_limit(GIT_LIMIT, authenticate_git)],
         responses={200: {"description": "Successful Response"},
-                   **error_responses(401, 403, rate_limit=GIT_LIMIT, r404=NOT_FOUND)})
+                   **error_responses(r404=NOT_FOUND)})
 
 
 @router.get("/repo/file", operation_id="get-tool-repo-file", summary="Get the raw content of a file in the tool "
             "repository", response_class=Response, dependencies=[rate_limit(50)],
             responses={200: {"content": {"application/octet-stream": {}}},
-                       **error_responses(401, 403, rate_limit=50, r404=NOT_FOUND,
+                       **error_responses(r404=NOT_FOUND,
                                          r400="The path is a directory, or leads outside the repository.")})
 async def get_file(org: OrgDbDep, _: RepoReader, store: Store, path: Annotated[str, Query(min_length=1)],
                    ref: Ref = DEFAULT_BRANCH) -> Response:
@@ -55,8 +56,7 @@ async def get_file(org: OrgDbDep, _: RepoReader, store: Store, path: Annotated[s
 
 @router.get("/repo/directory", operation_id="get-tool-repo-directory", summary="Get a directory inside the tool "
             "repository", response_model=s.DirectoryResponse, dependencies=[rate_limit(60)],
-            responses=error_responses(401, 403, rate_limit=60,
-                                      r404="The specified organization, directory, or ref does not exist.",
+            responses=error_responses(r404="The specified organization, directory, or ref does not exist.",
                                       r400="The specified path is a file, not a directory."))
 async def get_directory(org: OrgDbDep, _: RepoReader, store: Store, path: str = "", ref: Ref = DEFAULT_BRANCH,
                         include_last_commit: bool = False) -> s.DirectoryResponse:
@@ -66,8 +66,7 @@ async def get_directory(org: OrgDbDep, _: RepoReader, store: Store, path: str = 
 
 @router.post("/repo/files", operation_id="get-tool-repo-files", summary="Get several files of the tool repository",
              response_model=s.GetFilesResponse, dependencies=[rate_limit(60)],
-             responses=error_responses(401, 403, rate_limit=60,
-                                       r404="The specified organization, file, or ref does not exist.",
+             responses=error_responses(r404="The specified organization, file, or ref does not exist.",
                                        r400="One or more specified paths are not files."))
 async def get_files(org: OrgDbDep, _: RepoReader, store: Store, body: s.GetFilesRequest) -> s.GetFilesResponse:
     """Text comes back as `utf-8`, other bytes as `base64`; both are byte-exact."""
@@ -76,7 +75,7 @@ async def get_files(org: OrgDbDep, _: RepoReader, store: Store, body: s.GetFiles
 
 @router.get("/repo/commits", operation_id="get-tool-repo-commits", summary="Get commits of the tool repository",
             response_model=s.GetCommitsResponse, dependencies=[rate_limit(60)],
-            responses=error_responses(401, 403, rate_limit=60, r404=NOT_FOUND,
+            responses=error_responses(r404=NOT_FOUND,
                                       r400="The page lies deeper in the history than this server walks."))
 async def get_commits(
     org: OrgDbDep, _: RepoReader, store: Store, settings: AppSettings, ref: Ref = DEFAULT_BRANCH,
@@ -92,8 +91,7 @@ async def get_commits(
 
 @router.get("/repo/branches/{branch:path}", operation_id="get-tool-repo-branch", summary="Get a branch of the "
             "tool repository", response_model=s.BranchResponse, dependencies=[rate_limit(60)],
-            responses=error_responses(401, 403, rate_limit=60,
-                                      r404="The specified organization or branch does not exist."))
+            responses=error_responses(r404="The specified organization or branch does not exist."))
 async def get_branch(org: OrgDbDep, _: RepoReader, store: Store, branch: str) -> s.BranchResponse:
     """`committer` is the Amigo user who pushed the tip through the git endpoint, or null if unknown."""
     return await service.get_branch(org, store, branch)
@@ -101,7 +99,7 @@ async def get_branch(org: OrgDbDep, _: RepoReader, store: Store, branch: str) ->
 
 @router.get("/repo/branches", operation_id="get-tool-repo-branches", summary="Get branches of the tool repository",
             response_model=s.GetBranchesResponse, dependencies=[rate_limit(60)],
-            responses=error_responses(401, 403, rate_limit=60, r404="The specified organization does not exist."))
+            responses=error_responses(r404="The specified organization does not exist."))
 async def get_branches(org: OrgDbDep, _: RepoReader, store: Store, limit: Annotated[int, Query(ge=1, le=100)] = 20,
                        continuation_token: Page = 1) -> s.GetBranchesResponse:
     return await service.list_branches(store, org.org_id, limit, continuation_token)

@@ -2,27 +2,29 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import Path, Query, status
 
-from amigo_api.core.auth import CurrentPrincipal, Principal, require
+from amigo_api.agents import schemas as s
+from amigo_api.agents import service
+from amigo_api.agents.auth import (
+    AgentCreator,
+    AgentDeleter,
+    AgentVersionCreator,
+    DefinitionReader,
+    MachineCreator,
+    MachineDeleter,
+    MachineVersionCreator,
+)
+from amigo_api.agents.service import AGENT, STATE_MACHINE
 from amigo_api.core.db import OrgDbDep
 from amigo_api.core.ids import OBJECT_ID_PATTERN
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.pagination import ContinuationToken, IdFilter, SortBy, unique
 from amigo_api.core.ratelimit import rate_limit
+from amigo_api.core.routing import domain_router
 from amigo_api.core.schemas import MAX_COUNT
-from amigo_api.organizations.agents import schemas as s
-from amigo_api.organizations.agents import service
-from amigo_api.organizations.agents.service import AGENT, STATE_MACHINE
 
-router = APIRouter(prefix="/v1/{organization}/organization", tags=["Organization"])
-
-AgentCreator = Annotated[Principal, Depends(require(AGENT.create_permission))]
-AgentVersionCreator = Annotated[Principal, Depends(require(AGENT.version_permission))]
-AgentDeleter = Annotated[Principal, Depends(require(AGENT.delete_permission))]
-MachineCreator = Annotated[Principal, Depends(require(STATE_MACHINE.create_permission))]
-MachineVersionCreator = Annotated[Principal, Depends(require(STATE_MACHINE.version_permission))]
-MachineDeleter = Annotated[Principal, Depends(require(STATE_MACHINE.delete_permission))]
+router = domain_router("/v1/{organization}/organization", tags=["Organization"])
 
 ExpectedVersion = Annotated[int | None, Query(gt=0, le=MAX_COUNT,
                                                description="Refuse (409) unless this is the next version.")]
@@ -37,7 +39,7 @@ ORG_404 = "The specified organization does not exist."
 
 @router.post("/agent", operation_id="create-agent", summary="Create an agent", status_code=status.HTTP_201_CREATED,
              response_model=s.IdResponse, dependencies=[rate_limit(10)],
-             responses=error_responses(401, 403, rate_limit=10, r404=ORG_404,
+             responses=error_responses(r404=ORG_404,
                                        r409="An `Agent` with the same name already exists."))
 async def create_agent(org: OrgDbDep, body: s.CreateAgentRequest, principal: AgentCreator) -> s.IdResponse:
     """Create an agent without versions; create a version before a service can use it."""
@@ -46,9 +48,9 @@ async def create_agent(org: OrgDbDep, body: s.CreateAgentRequest, principal: Age
 
 @router.get("/agent", operation_id="get-agents", summary="Get agents for an organization",
             response_model=s.GetAgentsResponse, dependencies=[rate_limit(20)],
-            responses=error_responses(401, 403, rate_limit=20, r404=ORG_404))
+            responses=error_responses(r404=ORG_404))
 async def get_agents(
-    org: OrgDbDep, principal: CurrentPrincipal, deprecated: bool | None = None, id: IdFilter = [],  # noqa: A002,B006
+    org: OrgDbDep, principal: DefinitionReader, deprecated: bool | None = None, id: IdFilter = [],  # noqa: A002,B006
     limit: Annotated[int, Query(gt=0, le=20)] = 10, continuation_token: ContinuationToken = 0,
 ) -> s.GetAgentsResponse:
     """The agents the caller holds `Organization:GetAgent` for."""
@@ -61,8 +63,7 @@ async def get_agents(
 @router.post("/agent/{agent_id}/", operation_id="create-agent-version", summary="Create an agent version",
              status_code=status.HTTP_201_CREATED, response_model=s.VersionCreatedResponse,
              dependencies=[rate_limit(10)],
-             responses=error_responses(
-                 401, 403, rate_limit=10, r404="The specified organization or agent does not exist.",
+             responses=error_responses(r404="The specified organization or agent does not exist.",
                  r409="The specified version is not the expected next version for the agent.",
                  r400="Attempt to create the initial version for an agent, but not all fields in the request "
                       "object are defined."))
@@ -75,8 +76,7 @@ async def create_agent_version(org: OrgDbDep, agent_id: AgentId, body: s.CreateA
 
 @router.delete("/agent/{agent_id}/", operation_id="delete-agent", summary="Delete an agent",
                response_model=dict[str, Any], dependencies=[rate_limit(10)],
-               responses=error_responses(401, 403, rate_limit=10,
-                                         r404="The specified organization or agent does not exist.",
+               responses=error_responses(r404="The specified organization or agent does not exist.",
                                          r400="An active service exists that utilizes this agent.",
                                          r409="The specified agent is already deleted"))
 async def delete_agent(org: OrgDbDep, agent_id: AgentId, principal: AgentDeleter) -> dict[str, Any]:
@@ -87,10 +87,9 @@ async def delete_agent(org: OrgDbDep, agent_id: AgentId, principal: AgentDeleter
 
 @router.get("/agent/{agent_id}/version", operation_id="get-agent-versions", summary="Get agent versions",
             response_model=s.GetAgentVersionsResponse, dependencies=[rate_limit(20)],
-            responses=error_responses(401, 403, rate_limit=20,
-                                      r404="Specified organization or agent is not found."))
+            responses=error_responses(r404="Specified organization or agent is not found."))
 async def get_agent_versions(
-    org: OrgDbDep, agent_id: AgentId, principal: CurrentPrincipal, version: VersionSelector = None,
+    org: OrgDbDep, agent_id: AgentId, principal: DefinitionReader, version: VersionSelector = None,
     limit: Annotated[int, Query(gt=0, le=10)] = 10, continuation_token: ContinuationToken = 0,
     sort_by: SortBy = [],  # noqa: B006
 ) -> s.GetAgentVersionsResponse:
@@ -107,7 +106,7 @@ async def get_agent_versions(
 @router.post("/service_hierarchical_state_machine", operation_id="create-service-hierarchical-state-machine",
              summary="Create a service hierarchical state machine", status_code=status.HTTP_201_CREATED,
              response_model=s.IdResponse, dependencies=[rate_limit(10)],
-             responses=error_responses(401, 403, rate_limit=10, r404=ORG_404,
+             responses=error_responses(r404=ORG_404,
                                        r409="A state machine with the same name already exists."))
 async def create_state_machine(org: OrgDbDep, body: s.CreateStateMachineRequest, principal: MachineCreator
                                ) -> s.IdResponse:
@@ -117,9 +116,9 @@ async def create_state_machine(org: OrgDbDep, body: s.CreateStateMachineRequest,
 @router.get("/service_hierarchical_state_machine", operation_id="get-service-hierarchical-state-machines",
             summary="Get service hierarchical state machines for an organization",
             response_model=s.GetStateMachinesResponse, dependencies=[rate_limit(20)],
-            responses=error_responses(401, 403, rate_limit=20, r404=ORG_404))
+            responses=error_responses(r404=ORG_404))
 async def get_state_machines(
-    org: OrgDbDep, principal: CurrentPrincipal, deprecated: bool | None = None, id: IdFilter = [],  # noqa: A002,B006
+    org: OrgDbDep, principal: DefinitionReader, deprecated: bool | None = None, id: IdFilter = [],  # noqa: A002,B006
     limit: Annotated[int, Query(ge=0, le=50)] = 50, continuation_token: ContinuationToken = 0,
 ) -> s.GetStateMachinesResponse:
     """The state machines the caller holds `Organization:GetServiceHierarchicalStateMachine` for."""
@@ -134,8 +133,7 @@ async def get_state_machines(
              operation_id="create-service-hierarchical-state-machine-version",
              summary="Create a service hierarchical state machine version", status_code=status.HTTP_201_CREATED,
              response_model=s.VersionCreatedResponse | None, dependencies=[rate_limit(10)],
-             responses=error_responses(
-                 401, 403, rate_limit=10, r404="The specified organization, state machine, or tool does not exist.",
+             responses=error_responses(r404="The specified organization, state machine, or tool does not exist.",
                  r400="The state machine version is invalid, or depends on another state machine that either "
                       "doesn't exist or is deprecated.",
                  r409="The specified version number is not the expected next version for the state machine."))
@@ -153,8 +151,7 @@ async def create_state_machine_version(
                operation_id="delete-service-hierarchical-state-machine",
                summary="Delete a service hierarchical state machine", response_model=dict[str, Any],
                dependencies=[rate_limit(10)],
-               responses=error_responses(401, 403, rate_limit=10,
-                                         r404="The specified organization or state machine does not exist.",
+               responses=error_responses(r404="The specified organization or state machine does not exist.",
                                          r400="An active service exists that utilizes this state machine.",
                                          r409="The specified state machine is already deleted"))
 async def delete_state_machine(org: OrgDbDep, state_machine_id: MachineId, principal: MachineDeleter
@@ -168,10 +165,9 @@ async def delete_state_machine(org: OrgDbDep, state_machine_id: MachineId, princ
             summary="Get service hierarchical state machine versions",
             response_model=s.GetStateMachineVersionsResponse, dependencies=[rate_limit(20)],
             responses=error_responses(
-                401, 403, rate_limit=20,
                 r404="Specified organization or service hierarchical state machine is not found."))
 async def get_state_machine_versions(
-    org: OrgDbDep, service_hierarchical_state_machine_id: MachineId, principal: CurrentPrincipal,
+    org: OrgDbDep, service_hierarchical_state_machine_id: MachineId, principal: DefinitionReader,
     version: VersionSelector = None, limit: Annotated[int, Query(gt=0, le=10)] = 10,
     continuation_token: ContinuationToken = 0, sort_by: SortBy = [],  # noqa: B006
 ) -> s.GetStateMachineVersionsResponse:

@@ -6,13 +6,13 @@ import hmac
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from typing import Any
 
 import anyio
 from temporalio.client import Client
 
-from amigo_api.admin import schemas as s
-from amigo_api.admin.repository import SQL_QUERY_TTL_SECONDS, SqlQueryRepository
-from amigo_api.admin.sql_engine import (
+from amigo_api.admin.sql import schemas as s
+from amigo_api.admin.sql.engine import (
     QueryFailed,
     QueryTimedOut,
     SnapshotCache,
@@ -21,30 +21,24 @@ from amigo_api.admin.sql_engine import (
     run_query_to_csv,
     table_columns,
 )
-from amigo_api.admin.sql_guard import SqlRefused, check_query
-from amigo_api.admin.sql_workflow import SqlQueryJob, SqlQueryWorkflow
+from amigo_api.admin.sql.guard import SqlRefused, check_query
+from amigo_api.admin.sql.repository import SQL_QUERY_TTL_SECONDS, SqlQueryDocument, SqlQueryRepository
+from amigo_api.admin.sql.workflow import SqlQueryJob, SqlQueryWorkflow
 from amigo_api.core.auth import Principal
 from amigo_api.core.blobs import BlobStore
 from amigo_api.core.clock import utcnow
-from amigo_api.core.db import Document, OrgDb
-from amigo_api.core.errors import AmigoError, InvalidRequest, NotFound, PermissionDenied, Unavailable
+from amigo_api.core.db import OrgDb
+from amigo_api.core.errors import AmigoError, NotFound, PermissionDenied, Unavailable
 from amigo_api.core.ids import new_id
 from amigo_api.core.sql_tables import tables
-from amigo_api.organizations.defaults import ADMIN_ROLE
-from amigo_api.organizations.service import require_outranks_role
 from amigo_api.settings import Settings
 
 MAX_ROWS = 1000
 RETRY_AFTER_SECONDS = 2
-# DuckDB runs in worker threads; this many queries at once per process, the rest wait their turn.
-_limiter = anyio.CapacityLimiter(4)
 
 
-async def authorize(org: OrgDb, principal: Principal, settings: Settings) -> None:
-    if not settings.sql_enabled:
-        raise InvalidRequest("This endpoint is not supported in the current environment.",
-                             error_code="sql_not_supported")
-    await require_outranks_role(org, principal, ADMIN_ROLE, "Running SQL")
+async def ensure_indexes(db: Any) -> None:
+    await SqlQueryRepository.ensure_indexes(db)
 
 
 def _table_names() -> set[str]:
@@ -56,7 +50,7 @@ async def run_sync(org: OrgDb, cache: SnapshotCache, settings: Settings, sql_tex
     snapshots = await cache.tables(org, names)
     result = await anyio.to_thread.run_sync(run_query, settings, snapshots, sql_text, MAX_ROWS,
                                             settings.sql_max_result_bytes, settings.sql_timeout_seconds,
-                                            limiter=_limiter)
+                                            limiter=cache.limiter)
     return s.SqlQueryResult(execution_time_ms=result.elapsed_ms, truncated=result.truncated,
                             columns=[s.Column(name=n, type=t) for n, t in result.columns],
                             result=[[json_safe(v) for v in row] for row in result.rows])
@@ -98,9 +92,8 @@ async def submit_async(org: OrgDb, principal: Principal, temporal: Client | None
         raise Unavailable("Asynchronous queries need the Temporal service, which this server is not connected to.",
                           error_code="temporal_unavailable")
     query_id = new_id()
-    await SqlQueryRepository(org).insert_one({
-        "_id": query_id, "sql_query": sql_text, "status": "running", "created_at": utcnow(),
-        "user": principal.user_info})
+    await SqlQueryRepository(org).store(SqlQueryDocument(
+        _id=query_id, sql_query=sql_text, status="running", created_at=utcnow(), user=principal.user_info))
     await temporal.start_workflow(SqlQueryWorkflow.run, SqlQueryJob(org.org_id, query_id,
                                                                     settings.sql_async_timeout_seconds),
                                   id=f"sql-query-{org.org_id}-{query_id}", task_queue=settings.temporal_task_queue)
@@ -112,8 +105,8 @@ RESULTS_PREFIX = "sql-results"
 RESULT_RETENTION = timedelta(seconds=SQL_QUERY_TTL_SECONDS)  # as long as the query's record lives
 
 
-def _result_key(job: Document) -> str:
-    return f"{RESULTS_PREFIX}/{job['created_at'].date().isoformat()}/{job['org_id']}/{job['_id']}.csv"
+def _result_key(org_id: str, job: SqlQueryDocument) -> str:
+    return f"{RESULTS_PREFIX}/{job['created_at'].date().isoformat()}/{org_id}/{job['_id']}.csv"
 
 
 def sweep_expired_results(blobs: BlobStore) -> list[str]:
@@ -125,7 +118,7 @@ async def execute_async_query(org: OrgDb, settings: Settings, blobs: BlobStore, 
     """In the worker: run without the row cap, write the CSV atomically, record the outcome. A query that
     fails on its own terms is recorded as failed; anything else raises so that Temporal retries it."""
     repository = SqlQueryRepository(org)
-    job = await repository.by_id(query_id)
+    job = await repository.get(query_id)
     if job is None or job["status"] != "running":
         return job["status"] if job else "missing"
     await repository.update_one({"_id": query_id}, {"$set": {"attempt": attempt, "started_at": utcnow()}})
@@ -134,7 +127,7 @@ async def execute_async_query(org: OrgDb, settings: Settings, blobs: BlobStore, 
         snapshots = await SnapshotCache(settings).tables(org, names)
 
         def write(chunks: Iterator[bytes]) -> int:
-            return blobs.write_chunks(_result_key(job), chunks)
+            return blobs.write_chunks(_result_key(org.org_id, job), chunks)
 
         rows = await anyio.to_thread.run_sync(run_query_to_csv, settings, snapshots, job["sql_query"],
                                               timeout_seconds, write)
@@ -160,11 +153,11 @@ class StillRunning(AmigoError):
 
 async def result_stream(org: OrgDb, blobs: BlobStore, query_id: str) -> AsyncIterator[bytes]:
     """The CSV of a finished query; 202 while it runs, 400 with the error if it failed."""
-    job = await SqlQueryRepository(org).by_id(query_id)
+    job = await SqlQueryRepository(org).get(query_id)
     if job is None:
         raise NotFound("The query does not exist.", error_code="sql_query_not_found")
     if job["status"] == "running":
         raise StillRunning()
     if job["status"] == "failed":
         raise QueryFailed(str(job.get("error") or "The query failed."))
-    return blobs.read_chunks(_result_key(job))
+    return blobs.read_chunks(_result_key(org.org_id, job))

@@ -12,13 +12,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from amigo_api.admin.repository import PromptLogRepository, SqlQueryRepository
 from amigo_api.core.errors import InvalidRequest
-
-
-async def ensure_indexes(db: Any) -> None:
-    for repository in (PromptLogRepository, SqlQueryRepository):
-        await repository.ensure_indexes(db)
 
 
 class ModelRegistryError(RuntimeError):

@@ -1,6 +1,7 @@
 """The four default roles every organization starts with. docs/roles.md documents the same table."""
 
 from amigo_api.core.permissions import PERMISSIONS, PermissionGrant, unconditional
+from amigo_api.roles.schemas import FrontendView
 
 USER_ROLE = "DefaultUserRole"
 ADMIN_ROLE = "DefaultAdministratorRole"
@@ -39,7 +40,7 @@ _AMIGO_ADMIN = _ADMIN + [
 ]
 
 
-def default_roles() -> list[tuple[str, str, str, list[PermissionGrant]]]:
+def default_roles() -> list[tuple[str, str, FrontendView, list[PermissionGrant]]]:
     """(name, description, frontend_view, grants), lowest privileges first; each role strictly
     contains the one before it."""
     return [

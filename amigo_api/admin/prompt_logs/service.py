@@ -12,8 +12,12 @@ import anyio
 import structlog
 from pymongo.errors import DuplicateKeyError
 
-from amigo_api.admin import schemas as s
-from amigo_api.admin.repository import PromptLogRepository
+from amigo_api.admin.prompt_logs import schemas as s
+from amigo_api.admin.prompt_logs.repository import (
+    PromptLogDocument,
+    PromptLogRepository,
+    RequiredPermissionDocument,
+)
 from amigo_api.core.auth import Principal
 from amigo_api.core.blobs import BlobStore
 from amigo_api.core.clock import utcnow
@@ -48,6 +52,10 @@ def _blob_folder(org_id: str, log_id: str, created_at: datetime) -> str:
     return f"{BLOB_PREFIX}/{created_at.date().isoformat()}/{org_id}/{log_id}"
 
 
+async def ensure_indexes(db: Any) -> None:
+    await PromptLogRepository.ensure_indexes(db)
+
+
 async def record_prompt_log(org: OrgDb, blobs: BlobStore, retention_days: int, body: s.WritePromptLogRequest
                             ) -> s.WritePromptLogResponse:
     """Bodies first, then the metadata that makes them visible; a refused write removes its bodies again."""
@@ -65,18 +73,20 @@ async def record_prompt_log(org: OrgDb, blobs: BlobStore, retention_days: int, b
         blobs.write_bytes(f"{folder}/history", history)
 
     await anyio.to_thread.run_sync(write_bodies)
-    doc = {"_id": log_id, "log_key": body.log_key, "created_at": now, "blob_folder": folder,
-           "required_permissions": [p.model_dump() for p in body.required_permissions],
-           "system_prompt_bytes": len(system), "history_prompt_count": len(body.history_prompts),
-           "history_prompt_bytes": len(history)}
+    doc = PromptLogDocument(
+        _id=log_id, log_key=body.log_key, created_at=now, blob_folder=folder,
+        required_permissions=[RequiredPermissionDocument(permission_name=p.permission_name, attributes=p.attributes)
+                              for p in body.required_permissions],
+        system_prompt_bytes=len(system), history_prompt_count=len(body.history_prompts),
+        history_prompt_bytes=len(history))
     repository = PromptLogRepository(org)
     try:
         try:
-            await repository.insert_one(doc)
+            await repository.store(doc)
         except DuplicateKeyError:
             if not await _drop_expired(repository, blobs, body.log_key, now - retention(retention_days)):
                 raise
-            await repository.insert_one(doc)
+            await repository.store(doc)
     except DuplicateKeyError as exc:
         blobs.delete_tree(folder)
         raise Conflict(f"A prompt log with key {body.log_key!r} already exists.", error_code="prompt_log_exists"
@@ -85,6 +95,13 @@ async def record_prompt_log(org: OrgDb, blobs: BlobStore, retention_days: int, b
         blobs.delete_tree(folder)
         raise
     return s.WritePromptLogResponse(log_key=body.log_key, created_at=now)
+
+
+async def write_prompt_log(org: OrgDb, principal: Principal, blobs: BlobStore, retention_days: int,
+                           body: s.WritePromptLogRequest) -> s.WritePromptLogResponse:
+    """The extension endpoint: a client records a log under a key its `Admin:WritePromptLog` grant covers."""
+    principal.require("Admin:WritePromptLog", {"log_key": body.log_key})
+    return await record_prompt_log(org, blobs, retention_days, body)
 
 
 async def _drop_expired(repository: PromptLogRepository, blobs: BlobStore, log_key: str, cutoff: datetime) -> bool:

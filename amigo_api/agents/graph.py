@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from amigo_api.agents import schemas as s
 from amigo_api.core.errors import InvalidRequest
-from amigo_api.organizations.agents import schemas as s
 
 
 class InvalidStateMachine(InvalidRequest):

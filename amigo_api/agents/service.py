@@ -7,6 +7,17 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
+from amigo_api.agents import schemas as s
+from amigo_api.agents.graph import validate_graph
+from amigo_api.agents.repository import (
+    REPOSITORIES,
+    AgentRepository,
+    AgentVersionRepository,
+    DefinitionRepository,
+    StateMachineRepository,
+    StateMachineVersionRepository,
+    VersionRepository,
+)
 from amigo_api.core.auth import Principal
 from amigo_api.core.clock import utcnow
 from amigo_api.core.db import Document, OrgDb, in_transaction
@@ -16,17 +27,6 @@ from amigo_api.core.pagination import QueryValidationError, and_all, next_token,
 from amigo_api.core.references import usage_reason
 from amigo_api.core.repository import with_id
 from amigo_api.core.sql_tables import SqlTable, register_table
-from amigo_api.organizations.agents import schemas as s
-from amigo_api.organizations.agents.graph import validate_graph
-from amigo_api.organizations.agents.repository import (
-    REPOSITORIES,
-    AgentRepository,
-    AgentVersionRepository,
-    DefinitionRepository,
-    StateMachineRepository,
-    StateMachineVersionRepository,
-    VersionRepository,
-)
 
 
 @dataclass(frozen=True)

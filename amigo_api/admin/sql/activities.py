@@ -5,7 +5,7 @@ from typing import Any
 
 from temporalio import activity
 
-from amigo_api.admin import sql
+from amigo_api.admin.sql import service as sql
 from amigo_api.core.blobs import BlobStore
 from amigo_api.core.db import Clusters
 from amigo_api.settings import get_settings

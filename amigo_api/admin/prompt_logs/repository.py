@@ -1,21 +1,37 @@
-"""MongoDB access for prompt logs and asynchronous SQL queries."""
+"""MongoDB access for prompt logs, with their stored shape."""
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import OperationFailure
 
-from amigo_api.core.db import Document, OrgDb
-from amigo_api.core.repository import OrgRepository
-from amigo_api.core.sql_tables import DATA_VERSIONS, data_version_id
+from amigo_api.core.db import Document
+from amigo_api.core.repository import TypedRepository
 
 PROMPT_LOG_TTL_INDEX = "prompt_log_expiry"
 # Prefix lookups walk this index's key range (a planner could otherwise pick the TTL index and scan).
 KEY_INDEX = "prompt_log_key"
-SQL_QUERY_TTL_SECONDS = 7 * 24 * 3600
 INDEX_OPTIONS_CONFLICT = 85
 INDEX_KEY_SPECS_CONFLICT = 86
+
+
+class RequiredPermissionDocument(TypedDict):
+    permission_name: str
+    attributes: dict[str, Any]
+
+
+class PromptLogDocument(TypedDict):
+    """A log's metadata; its bodies are in the blob store under `blob_folder`."""
+
+    _id: str
+    log_key: str
+    created_at: datetime
+    blob_folder: str
+    required_permissions: list[RequiredPermissionDocument]
+    system_prompt_bytes: int
+    history_prompt_count: int
+    history_prompt_bytes: int
 
 
 def key_range(prefix: str) -> Document:
@@ -26,7 +42,7 @@ def key_range(prefix: str) -> Document:
     return {"$gte": prefix, "$lt": stem[:-1] + chr(ord(stem[-1]) + 1)}
 
 
-class PromptLogRepository(OrgRepository):
+class PromptLogRepository(TypedRepository[PromptLogDocument]):
     collection_name = "prompt_logs"
     indexes: ClassVar[list[IndexModel]] = [
         IndexModel([("org_id", ASCENDING), ("log_key", ASCENDING)], unique=True, name=KEY_INDEX),
@@ -56,32 +72,3 @@ class PromptLogRepository(OrgRepository):
                 raise
             await db.command({"collMod": cls.collection_name,
                               "index": {"name": PROMPT_LOG_TTL_INDEX, "expireAfterSeconds": retention_seconds}})
-
-
-class SqlQueryRepository(OrgRepository):
-    """Asynchronous SQL queries: who ran what, and how it ended."""
-
-    collection_name = "sql_queries"
-    indexes: ClassVar[list[IndexModel]] = [
-        IndexModel([("created_at", ASCENDING)], name="sql_query_expiry", expireAfterSeconds=SQL_QUERY_TTL_SECONDS),
-    ]
-
-    async def by_id(self, query_id: str) -> Document | None:
-        return await self.find_one({"_id": query_id})
-
-
-class SnapshotSource:
-    """Reads the collections the SQL endpoint exposes (other domains' data), always for one organization."""
-
-    def __init__(self, org: OrgDb) -> None:
-        self.org = org
-
-    async def write_counts(self, collections: list[str]) -> dict[str, int]:
-        """How many counted writes each collection has had for this organization (0 if none yet)."""
-        ids = {data_version_id(self.org.org_id, c): c for c in collections}
-        found = {ids[d["_id"]]: int(d["version"])
-                 async for d in self.org.db[DATA_VERSIONS].find({"_id": {"$in": list(ids)}})}
-        return {c: found.get(c, 0) for c in collections}
-
-    def documents(self, collection: str, query: Document, batch_size: int) -> Any:
-        return self.org.db[collection].find({**query, "org_id": self.org.org_id}, batch_size=batch_size)

@@ -21,11 +21,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import duckdb
 import pyarrow as pa
 from bson import Decimal128, ObjectId
 
-from amigo_api.admin.repository import SnapshotSource
+from amigo_api.admin.sql.repository import SnapshotSource
 from amigo_api.core.db import Document, OrgDb
 from amigo_api.core.errors import AmigoError, InvalidRequest
 from amigo_api.core.sql_tables import SqlTable, tables
@@ -108,8 +109,13 @@ class _Snapshot:
 
 
 class SnapshotCache:
+    """One per app (`app.state.sql_snapshots`): the organizations' table snapshots, and how many queries run
+    at once."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # DuckDB runs in worker threads; this many queries at once per process, the rest wait their turn.
+        self.limiter = anyio.CapacityLimiter(4)
         self._orgs: OrderedDict[str, dict[str, _Snapshot]] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
 

@@ -1,0 +1,1 @@
+"""Prompt logs: recording them and downloading them as a streamed zip."""

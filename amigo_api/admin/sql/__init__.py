@@ -1,0 +1,1 @@
+"""The read-only SQL endpoint over an organization's data."""

@@ -1,0 +1,64 @@
+"""Routes whose documented answers come from their dependencies: an endpoint declares its authentication,
+permission and rate limit once (as dependencies) and its OpenAPI responses follow from them, so the
+documentation cannot drift from what is enforced."""
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from amigo_api.core.auth import is_authenticator
+from amigo_api.core.errors import FORBIDDEN_DETAIL, MAINTENANCE_DETAIL, UNAUTHORIZED_DETAIL
+from amigo_api.core.ratelimit import declared_limit
+
+VALIDATION_DETAIL = "Invalid request path parameter, query parameter or request body failed validation."
+
+
+def dependency_calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    """Every dependency a route runs, depth first."""
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            yield sub.call
+        yield from dependency_calls(sub)
+
+
+def enforced_limits(dependant: Dependant) -> set[int]:
+    return {limit for call in dependency_calls(dependant) if (limit := declared_limit(call)) is not None}
+
+
+def is_authenticated(dependant: Dependant) -> bool:
+    return any(is_authenticator(call) for call in dependency_calls(dependant))
+
+
+def rate_limit_detail(per_minute: int) -> str:
+    return f"The user has exceeded the rate limit of {per_minute} requests per minute for this endpoint."
+
+
+def declared_responses(dependant: Dependant, responses: dict[int | str, Any]) -> dict[int | str, Any]:
+    """The route's own responses, plus 401/403 when it authenticates, 429 for its rate limit, and the 422 and
+    503 every route can answer. Descriptions the route gives itself win."""
+    derived: dict[int, str] = {422: VALIDATION_DETAIL, 503: MAINTENANCE_DETAIL}
+    if is_authenticated(dependant):
+        derived.update({401: UNAUTHORIZED_DETAIL, 403: FORBIDDEN_DETAIL})
+    limits = enforced_limits(dependant)
+    if len(limits) > 1:
+        raise ValueError(f"A route enforces several rate limits: {sorted(limits)}")
+    if limits:
+        derived[429] = rate_limit_detail(limits.pop())
+    merged: dict[int | str, Any] = {code: {"description": text} for code, text in derived.items()}
+    for code, response in responses.items():
+        merged[code] = {**merged.get(int(code), {}), **response} if str(code).isdigit() else response
+    return dict(sorted(merged.items(), key=lambda item: str(item[0])))
+
+
+class DeclaredRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.responses = declared_responses(self.dependant, self.responses)
+
+
+def domain_router(prefix: str, **kwargs: Any) -> APIRouter:
+    """Every domain's router: its routes document what their dependencies enforce."""
+    return APIRouter(prefix=prefix, route_class=DeclaredRoute, **kwargs)
