@@ -1,6 +1,6 @@
 """Domain errors, each with a status code and a stable error code, mapped to responses once."""
 
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from fastapi import FastAPI, Request
@@ -14,6 +14,9 @@ log = structlog.get_logger(__name__)
 UNAUTHORIZED_DETAIL = "Invalid authorization credentials."
 FORBIDDEN_DETAIL = "Missing required permissions."
 MAINTENANCE_DETAIL = "The service is going through temporary maintenance."
+
+
+FoundT = TypeVar("FoundT")
 
 
 class AmigoError(Exception):
@@ -78,6 +81,13 @@ class Unavailable(AmigoError):
     status_code = 503
     error_code = "maintenance"
     detail = MAINTENANCE_DETAIL
+
+
+def found(value: FoundT | None, missing: AmigoError) -> FoundT:
+    """`value`, or raise `missing` when a lookup found nothing."""
+    if value is None:
+        raise missing
+    return value
 
 
 def error_body(detail: str, error_code: str, **extra: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 from amigo_api.core.auth import Principal
 from amigo_api.core.clock import utcnow
 from amigo_api.core.db import OrgDb, in_transaction
-from amigo_api.core.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from amigo_api.core.errors import Conflict, InvalidRequest, NotFound, PermissionDenied, found
 from amigo_api.core.ids import new_id
 from amigo_api.core.pagination import and_all
 from amigo_api.core.permissions import KNOWN_PERMISSIONS, PermissionGrant, is_top_role, stored_grants
@@ -80,10 +80,8 @@ async def find_active_role(org: OrgDb, role_name: str) -> RoleDocument | None:
 
 
 async def active_role(org: OrgDb, role_name: str) -> RoleDocument:
-    role = await find_active_role(org, role_name)
-    if role is None:
-        raise NotFound(f"Role {role_name!r} does not exist.", error_code="role_not_found")
-    return role
+    return found(await find_active_role(org, role_name),
+                 NotFound(f"Role {role_name!r} does not exist.", error_code="role_not_found"))
 
 
 def require_outranks(principal: Principal, role_name: str, grants: list[PermissionGrant], action: str) -> None:

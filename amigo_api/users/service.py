@@ -12,7 +12,7 @@ from amigo_api.core.auth import Principal
 from amigo_api.core.clock import utcnow
 from amigo_api.core.crypto import SecretBox
 from amigo_api.core.db import Document, OrgDb, in_transaction
-from amigo_api.core.errors import AmigoError, Conflict, NotFound, PermissionDenied
+from amigo_api.core.errors import AmigoError, Conflict, NotFound, PermissionDenied, found
 from amigo_api.core.ids import new_id
 from amigo_api.core.pagination import and_all, next_token, parse_sort
 from amigo_api.core.references import RoleHolders, clean_up_user, register_role_holders
@@ -122,10 +122,11 @@ async def find_user_by_email(org: OrgDb, email: str) -> UserDocument | None:
 
 
 async def get_user(org: OrgDb, user_id: str) -> UserDocument:
-    user = await find_user(org, user_id)
-    if user is None:
-        raise NotFound("The specified user does not exist.", error_code="user_not_found")
-    return user
+    return found(await find_user(org, user_id), _user_not_found())
+
+
+def _user_not_found() -> NotFound:
+    return NotFound("The specified user does not exist.", error_code="user_not_found")
 
 
 def _user_changes(body: s.UpdateUserInfoRequest) -> Document:
@@ -163,7 +164,7 @@ async def delete_user(org: OrgDb, principal: Principal, user_id: str, on_change:
     async def remove(session: AsyncClientSession) -> None:
         await organizations.claim_organization(org, session)
         if not await UserRepository(org, session).delete_one({"_id": user_id}):
-            raise NotFound("The specified user does not exist.", error_code="user_not_found")
+            raise _user_not_found()
         await clean_up_user(org, session, user_id)
         await roles.require_a_top_role_holder(org, session)
 
