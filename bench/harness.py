@@ -2,7 +2,10 @@
 our API and a bare FastAPI baseline alike, then prints the ratio as the last line."""
 
 import asyncio
+import re
 import secrets
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -111,3 +114,57 @@ def run_comparison(metric: str, description: str, path: str, params: dict[str, A
         print(f"{description}, {CONCURRENCY} connections, {DURATION:.0f}s x {ROUNDS} rounds: amigo-api "
               f"{ours_mean:.1f} req/s, bare FastAPI {bare_mean:.1f} req/s")
         print(f"RESULT {metric}={ours_mean / bare_mean:.2f} target=>=0.85")
+
+
+# wrk ------------------------------------------------------------------------------------------------
+
+WRK_THREADS = 1
+WRK_CONNECTIONS = 16
+WRK_SECONDS = 5
+WRK_ROUNDS = 4
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+@dataclass
+class WrkRound:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+
+
+def wrk(url: str, headers: dict[str, str], seconds: int = WRK_SECONDS) -> WrkRound:
+    """One wrk run; every answer must be 2xx (wrk counts the others)."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("This benchmark needs wrk: apt-get install wrk")
+    args = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--latency", url]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    output = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    refused = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if refused:
+        raise RuntimeError(f"{url} answered {refused.group(1)} requests with an error:\n{output}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+
+    def percentile(p: int) -> float:
+        value, unit = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()  # type: ignore[union-attr]
+        return float(value) * _UNITS[unit]
+
+    return WrkRound(rate, percentile(50), percentile(99))
+
+
+def wrk_comparison(targets: list[Target], path: str) -> dict[str, list[WrkRound]]:
+    """Warm each target up, then WRK_ROUNDS rounds alternating between them; prints each round."""
+    for target in targets:
+        wrk(f"{target.url}{path}", target.headers, seconds=2)
+    rounds: dict[str, list[WrkRound]] = {t.name: [] for t in targets}
+    for number in range(WRK_ROUNDS):
+        for target in targets:
+            rounds[target.name].append(wrk(f"{target.url}{path}", target.headers))
+        print(f"round {number + 1}: " + ", ".join(
+            f"{name} {r[-1].requests_per_second:.0f} req/s p50 {r[-1].p50_ms:.2f} ms p99 {r[-1].p99_ms:.2f} ms"
+            for name, r in rounds.items()), flush=True)
+    return rounds
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
