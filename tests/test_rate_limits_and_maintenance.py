@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from amigo_api.app import create_app
+from amigo_api.core.gcra import RedisStore
 from amigo_api.core.maintenance import set_maintenance
 from amigo_api.devstack import ChildProcess, free_port, port_open, wait_until
 from amigo_api.settings import Settings
@@ -122,3 +123,24 @@ async def test_maintenance_answers_503_on_every_process_within_five_seconds(
         child.stop()
     await asyncio.sleep(1.2)
     assert (await client.get(f"/v1/{admin.org_id}/user/", headers=admin.headers)).status_code == 200
+
+
+async def test_redis_budgets_are_shared_and_cost_one_command_per_request(redis_url: str) -> None:
+    import redis.asyncio
+
+    first, second = RedisStore(redis_url), RedisStore(redis_url)
+    for store in (first, second):  # connect and load the script
+        await store.hit("warm-up", 5)
+    probe = redis.asyncio.from_url(redis_url)
+    await probe.config_resetstat()
+    decisions = [await (first if i % 2 else second).hit("budget", 5) for i in range(6)]
+    stats = await probe.info("commandstats")
+    await probe.aclose()
+    assert [d.allowed for d in decisions] == [True] * 5 + [False]
+    assert [d.remaining for d in decisions] == [4, 3, 2, 1, 0, 0]
+    assert decisions[-1].retry_after == 12
+    # One round trip per request: the script (its GET, TIME and SET run inside Redis).
+    calls = {name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items()}
+    assert calls.pop("evalsha") == 6
+    assert calls.pop("get") == calls.pop("time") == 6 and calls.pop("set") == 5
+    assert set(calls) <= {"config|resetstat", "config"}

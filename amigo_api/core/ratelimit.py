@@ -1,51 +1,37 @@
-"""Per-user, per-endpoint rate limits as dependencies, on the `limits` engine (memory or Redis).
+"""Per-user, per-endpoint rate limits as dependencies, on GCRA (`core/gcra.py`): in memory or in Redis.
 
 The dependency records the `X-RateLimit-*` headers on the request; they go out on errors too."""
 
 import inspect
 import math
-import time
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, Request
-from limits import RateLimitItemPerMinute
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 
 from amigo_api.core.auth import Principal, authenticate
 from amigo_api.core.errors import RateLimited
+from amigo_api.core.gcra import Decision, store_from_uri
 from amigo_api.core.observability import add_response_headers
 from amigo_api.settings import Settings
 
 
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
-        uri = settings.rate_limit_storage.removeprefix("async+")
-        # redis-py is already a dependency; limits would otherwise want coredis for async Redis.
-        options = {"implementation": "redispy"} if uri.startswith(("redis", "rediss")) else {}
-        self.storage = storage_from_string(f"async+{uri}", **options)
-        self.strategy = MovingWindowRateLimiter(self.storage)
+        self.store = store_from_uri(settings.rate_limit_storage)
         self.scale = settings.rate_limit_scale
 
     def scaled(self, per_minute: int) -> int:
         return max(1, math.floor(per_minute * self.scale))
 
-    async def hit(self, per_minute: int, *identifiers: str) -> tuple[bool, int, int, int]:
-        """(allowed, limit, remaining, reset epoch seconds)."""
-        limit = self.scaled(per_minute)
-        item = RateLimitItemPerMinute(limit)
-        allowed = await self.strategy.hit(item, *identifiers)
-        stats = await self.strategy.get_window_stats(item, *identifiers)
-        reset = math.ceil(stats.reset_time) if stats.reset_time else int(time.time()) + 60
-        return allowed, limit, stats.remaining, reset
+    async def hit(self, per_minute: int, endpoint: str, identity: str) -> Decision:
+        return await self.store.hit(f"{endpoint}/{identity}", self.scaled(per_minute))
 
 
-def _exceeded(limit: int, reset: int) -> RateLimited:
-    retry_after = min(60, max(1, reset - int(time.time())))
+def _exceeded(decision: Decision) -> RateLimited:
     return RateLimited(
-        f"The user has exceeded the rate limit of {limit} requests per minute for this endpoint.",
-        headers={"Retry-After": str(retry_after)},
+        f"The user has exceeded the rate limit of {decision.limit} requests per minute for this endpoint.",
+        headers={"Retry-After": str(decision.retry_after)},
     )
 
 
@@ -53,11 +39,12 @@ async def _apply(request: Request, per_minute: int, identity: str) -> None:
     limiter: RateLimiter = request.app.state.rate_limiter
     route = request.scope.get("route")
     endpoint = getattr(route, "operation_id", None) or request.url.path
-    allowed, limit, remaining, reset = await limiter.hit(per_minute, endpoint, identity)
-    add_response_headers(request, {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining),
-                                   "X-RateLimit-Reset": str(reset)})
-    if not allowed:
-        raise _exceeded(limit, reset)
+    decision = await limiter.hit(per_minute, endpoint, identity)
+    add_response_headers(request, {"X-RateLimit-Limit": str(decision.limit),
+                                   "X-RateLimit-Remaining": str(decision.remaining),
+                                   "X-RateLimit-Reset": str(decision.reset)})
+    if not decision.allowed:
+        raise _exceeded(decision)
 
 
 class RateLimit:
