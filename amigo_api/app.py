@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,13 +22,13 @@ from amigo_api.admin.sql.engine import SnapshotCache
 from amigo_api.agents import router as agents_router
 from amigo_api.api_keys import router as api_keys_router
 from amigo_api.auth.service import PrincipalLoader
-from amigo_api.core.auth import PrincipalCache
+from amigo_api.core.auth import PrincipalCache, security_schemes
 from amigo_api.core.blobs import BlobStore
 from amigo_api.core.crypto import SecretBox
 from amigo_api.core.db import Clusters
 from amigo_api.core.errors import install_error_handlers
 from amigo_api.core.maintenance import MaintenanceMiddleware, MaintenanceSwitch
-from amigo_api.core.observability import RequestContextMiddleware, configure_logging
+from amigo_api.core.observability import AccessLog, RequestContextMiddleware, configure_logging
 from amigo_api.core.ratelimit import RateLimiter
 from amigo_api.core.request_guard import RequestGuardMiddleware
 from amigo_api.core.security import TokenService
@@ -90,6 +91,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.temporal_required:
         app.state.temporal = await temporal.connect(settings)
     key_task = asyncio.create_task(_maintain(app))
+    # What startup built lives as long as the process: keep it out of the garbage collector's full passes,
+    # which would otherwise stall every request now and then walking it.
+    gc.freeze()
     log.info("api_started", version=__version__, clusters=sorted(clusters.uris))
     try:
         yield
@@ -119,13 +123,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sql_snapshots = SnapshotCache(settings)
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router)
+        app.router.routes.extend(router.routes)
     _add_operational_routes(app)
+    _document_security_schemes(app)
     app.add_middleware(RequestGuardMiddleware, routes=[route for router in ROUTERS for route in router.routes],
                        default_limit=settings.max_body_bytes)
     app.add_middleware(MaintenanceMiddleware)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, access_log=AccessLog(settings.log_level, settings.log_json,
+                                                                      settings.access_log_sample_rate))
     return app
+
+
+def _document_security_schemes(app: FastAPI) -> None:
+    """Authenticators read credentials from the headers rather than through FastAPI's security dependencies,
+    so the schemes their routes name are added to the document's components here."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(security_schemes())
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _add_operational_routes(app: FastAPI) -> None:

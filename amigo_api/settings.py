@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2 * 1024 * 1024
     log_level: str = "INFO"
     log_json: bool = True
+    # The share of requests that get an access log line (1: every one, 0.1: one in ten, 0: none). Errors
+    # (status 500 and up) are always logged; metrics count every request either way.
+    access_log_sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
 
     def clusters(self) -> dict[str, str]:
         """All named clusters; the default one is always present."""

@@ -1,20 +1,16 @@
 """Who is calling: credentials -> verified token -> the caller's role and grants in the path org."""
 
+import asyncio
 import base64
 import binascii
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol, TypeVar
 
-from fastapi import Depends, Request, Security
-from fastapi.security import (
-    APIKeyHeader,
-    HTTPAuthorizationCredentials,
-    HTTPBasic,
-    HTTPBasicCredentials,
-    HTTPBearer,
-)
+from fastapi import Depends, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBearer
 
 from amigo_api.core import permissions
 from amigo_api.core.db import Document, OrgDb, OrgDbDep
@@ -90,6 +86,8 @@ class PrincipalSource(Protocol):
 
 # (path org, issuer org, user, API key)
 CacheKey = tuple[str, str, str, str]
+# A principal and until when (monotonic seconds) it may be cached; None when the user has no role in the org.
+Loaded = tuple[Principal, float] | None
 
 
 class PrincipalCache:
@@ -98,6 +96,7 @@ class PrincipalCache:
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
         self._entries: dict[CacheKey, tuple[float, Principal]] = {}
+        self._loading: dict[CacheKey, asyncio.Task[Loaded]] = {}
 
     def get(self, key: CacheKey) -> Principal | None:
         entry = self._entries.get(key)
@@ -111,10 +110,28 @@ class PrincipalCache:
                 self._entries.clear()
             self._entries[key] = (min(time.monotonic() + self.ttl, valid_until), principal)
 
+    async def load(self, key: CacheKey, loader: Callable[[], Awaitable[Loaded]]) -> Loaded:
+        """Load and cache a principal, once per key at a time: requests that miss while a load is running
+        wait for it instead of each querying the database (the cache expires for all of them at once)."""
+        task = self._loading.get(key)
+        if task is None:
+            task = asyncio.ensure_future(loader())
+            self._loading[key] = task
+            task.add_done_callback(lambda done: self._loaded(key, done))
+        return await asyncio.shield(task)
+
+    def _loaded(self, key: CacheKey, task: "asyncio.Task[Loaded]") -> None:
+        if self._loading.get(key) is task:
+            del self._loading[key]
+            if not task.cancelled() and task.exception() is None and (loaded := task.result()) is not None:
+                self.put(key, *loaded)
+
     def invalidate_org(self, org_id: str) -> None:
         """Forget the org's principals, and those signed in through it elsewhere (its keys may be gone)."""
         for key in [k for k in self._entries if org_id in (k[0], k[1])]:
             del self._entries[key]
+        for key in [k for k in self._loading if org_id in (k[0], k[1])]:
+            del self._loading[key]  # a load already running may predate the change: its result is not kept
 
 
 @dataclass(frozen=True)
@@ -138,9 +155,8 @@ def parse_authorization(header: str) -> Credentials | None:
     return Credentials(password, username) if sep and password else None
 
 
-def credentials_from(bearer: HTTPAuthorizationCredentials | None, request: Request) -> Credentials:
-    if bearer is not None:
-        return Credentials(bearer.credentials, None)
+def request_credentials(request: Request) -> Credentials:
+    """The request's credentials: 401 when there are none, or when the header holds neither scheme."""
     header = request.headers.get("authorization", "")
     if not header:
         raise MissingCredentials()
@@ -165,50 +181,77 @@ async def resolve_principal(request: Request, org: OrgDb, credentials: Credentia
     cache: PrincipalCache = request.app.state.principal_cache
     key = (org.org_id, issuer, claims.user_id, claims.api_key_id)
     principal = cache.get(key)
-    if principal is None:
+    if principal is not None:
+        return principal
+
+    async def load() -> Loaded:
         issuer_org = org if issuer == org.org_id else await request.app.state.clusters.org_db(issuer)
-        loaded = await principals.load(org, issuer_org, claims.user_id, claims.api_key_id)
-        if loaded is None:
-            if issuer != org.org_id:
-                raise PermissionDenied("The user has no role in this organization.", error_code="no_role_in_org")
-            raise Unauthorized()
-        principal, valid_until = loaded
-        cache.put(key, principal, valid_until)
-    return principal
+        return await principals.load(org, issuer_org, claims.user_id, claims.api_key_id)
+
+    loaded = await cache.load(key, load)
+    if loaded is None:
+        if issuer != org.org_id:
+            raise PermissionDenied("The user has no role in this organization.", error_code="no_role_in_org")
+        raise Unauthorized()
+    return loaded[0]
 
 
 AuthenticatorT = TypeVar("AuthenticatorT", bound=Callable[..., Any])
-_AUTHENTICATORS: set[Callable[..., Any]] = set()
+SecurityRequirements = list[dict[str, list[str]]]
+# Bearer, Basic (how git authenticates) and X-ORG-ID for a token issued by another organization.
+DEFAULT_SECURITY: SecurityRequirements = [{bearer_scheme.scheme_name: []}, {basic_scheme.scheme_name: []},
+                                          {org_header_scheme.scheme_name: []}]
 
 
-def authenticator(dependency: AuthenticatorT) -> AuthenticatorT:
+@dataclass(frozen=True)
+class AuthenticatorInfo:
+    # What the OpenAPI document shows for routes using it (read from the headers, not resolved as FastAPI
+    # security dependencies: that would cost three dependencies a request). None: the route says.
+    security: SecurityRequirements | None
+    # Whether the request guard refuses missing or invalid credentials before the body is read (git answers
+    # with its own challenge instead).
+    checked_before_body: bool
+
+
+_AUTHENTICATORS: dict[Callable[..., Any], AuthenticatorInfo] = {}
+
+
+def authenticator(security: SecurityRequirements | None = DEFAULT_SECURITY, *, checked_before_body: bool = True
+                  ) -> Callable[[AuthenticatorT], AuthenticatorT]:
     """Mark a dependency that authenticates the caller (401 without valid credentials, 403 without a role in
-    the organization): routes that depend on one document those answers (see `core.routing`)."""
-    _AUTHENTICATORS.add(dependency)
-    return dependency
+    the organization): routes that depend on one document those answers and its security (`core.routing`)."""
+
+    def mark(dependency: AuthenticatorT) -> AuthenticatorT:
+        _AUTHENTICATORS[dependency] = AuthenticatorInfo(security, checked_before_body)
+        return dependency
+
+    return mark
+
+
+def authenticator_info(call: object) -> AuthenticatorInfo | None:
+    return _AUTHENTICATORS.get(call) if callable(call) else None
 
 
 def is_authenticator(call: object) -> bool:
-    return call in _AUTHENTICATORS or isinstance(call, Permission)
+    return authenticator_info(call) is not None or isinstance(call, Permission)
 
 
-@authenticator
-async def authenticate(
-    request: Request,
-    org: OrgDbDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
-    _basic: Annotated[HTTPBasicCredentials | None, Security(basic_scheme)],
-    x_org_id: Annotated[str | None, Security(org_header_scheme)],
-) -> Principal:
-    return await resolve_principal(request, org, credentials_from(bearer, request), x_org_id)
+def security_schemes() -> dict[str, Any]:
+    """The schemes `DEFAULT_SECURITY` names, for the document's components."""
+    return {scheme.scheme_name: jsonable_encoder(scheme.model, by_alias=True, exclude_none=True)
+            for scheme in (bearer_scheme, basic_scheme, org_header_scheme)}
+
+
+@authenticator()
+async def authenticate(request: Request, org: OrgDbDep) -> Principal:
+    return await resolve_principal(request, org, request_credentials(request), request.headers.get("x-org-id"))
 
 
 async def authenticate_optional(request: Request, org: OrgDbDep) -> Principal | None:
     """For endpoints open to anonymous callers that show more to signed-in users."""
     if not request.headers.get("authorization"):
         return None
-    bearer = await bearer_scheme(request)
-    return await resolve_principal(request, org, credentials_from(bearer, request), request.headers.get("x-org-id"))
+    return await resolve_principal(request, org, request_credentials(request), request.headers.get("x-org-id"))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

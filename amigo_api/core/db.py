@@ -38,7 +38,9 @@ class Clusters:
         self.settings = settings
         self.uris = settings.clusters()
         self._clients: dict[str, AsyncMongoClient[Document]] = {}
+        self._databases: dict[str, AsyncDatabase[Document]] = {}
         self._org_cluster: dict[str, str] = {}
+        self._org_dbs: dict[str, OrgDb] = {}
 
     def client(self, cluster: str) -> AsyncMongoClient[Document]:
         if cluster not in self.uris:
@@ -50,7 +52,9 @@ class Clusters:
         return self._clients[cluster]
 
     def database(self, cluster: str) -> AsyncDatabase[Document]:
-        return self.client(cluster)[self.settings.database_name]
+        if cluster not in self._databases:
+            self._databases[cluster] = self.client(cluster)[self.settings.database_name]
+        return self._databases[cluster]
 
     @property
     def infra(self) -> AsyncDatabase[Document]:
@@ -67,9 +71,14 @@ class Clusters:
 
     async def org_db(self, org_id: str, requested_cluster: str | None = None) -> OrgDb:
         """The org's mapped cluster; for an org not in the map yet, the requested or default one."""
-        cluster = await self.mapped_cluster(org_id) or requested_cluster or self.settings.default_cluster
-        client = self.client(cluster)
-        return OrgDb(org_id, cluster, client, client[self.settings.database_name])
+        if org_id in self._org_dbs:
+            return self._org_dbs[org_id]
+        mapped = await self.mapped_cluster(org_id)
+        cluster = mapped or requested_cluster or self.settings.default_cluster
+        org = OrgDb(org_id, cluster, self.client(cluster), self.database(cluster))
+        if mapped is not None:  # an org never moves once mapped
+            self._org_dbs[org_id] = org
+        return org
 
     async def map_org(self, org_id: str, cluster: str) -> None:
         self.client(cluster)  # validates the name
@@ -82,11 +91,14 @@ class Clusters:
     async def unmap_org(self, org_id: str) -> None:
         await self.infra[ORG_CLUSTERS].delete_one({"_id": org_id})
         self._org_cluster.pop(org_id, None)
+        self._org_dbs.pop(org_id, None)
 
     async def close(self) -> None:
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
+        self._databases.clear()
+        self._org_dbs.clear()
 
 
 MAX_TRANSACTION_ATTEMPTS = 6
@@ -157,4 +169,8 @@ async def get_org_db(
 
 
 OrgDbDep = Annotated[OrgDb, Depends(get_org_db)]
-ClustersDep = Annotated[Clusters, Depends(get_clusters)]
+async def _clusters(request: Request) -> Clusters:
+    return get_clusters(request)
+
+
+ClustersDep = Annotated[Clusters, Depends(_clusters)]

@@ -1,6 +1,8 @@
 """Structured JSON logs with a request id, and Prometheus metrics."""
 
+import json
 import logging
+import random
 import sys
 import time
 import uuid
@@ -44,12 +46,35 @@ def add_response_headers(request: Request, headers: dict[str, str]) -> None:
     pending.extend((name.lower().encode(), value.encode()) for name, value in headers.items())
 
 
+class AccessLog:
+    """One line per request (or a sample of them), structured like every other log line but rendered
+    directly: the access line is on every request's path, structlog's processor chain is not needed for it."""
+
+    def __init__(self, level: str, json_output: bool, sample_rate: float) -> None:
+        self.enabled = logging.getLevelName(level.upper()) <= logging.INFO and sample_rate > 0
+        self.json_output = json_output
+        self.sample_rate = sample_rate
+
+    def write(self, method: str, path: str, status: int, elapsed: float, request_id: str) -> None:
+        if not self.enabled or (status < 500 and self.sample_rate < 1 and random.random() >= self.sample_rate):
+            return
+        fields = {"method": method, "path": path, "status": status, "duration_ms": round(elapsed * 1000, 2)}
+        if not self.json_output:
+            log.info("request", request_id=request_id, **fields)
+            return
+        now = time.time()
+        timestamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
+        sys.stderr.write(json.dumps({**fields, "event": "request", "request_id": request_id, "level": "info",
+                                     "timestamp": timestamp}) + "\n")
+
+
 class RequestContextMiddleware:
     """Gives each request an id (or keeps the caller's `X-Request-ID`), logs it, counts it, and writes the
     headers dependencies recorded with `add_response_headers`."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, access_log: AccessLog) -> None:
         self.app = app
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,8 +100,7 @@ class RequestContextMiddleware:
             route = getattr(scope.get("route"), "path", "unmatched")
             REQUESTS.labels(scope["method"], route, str(status)).inc()
             LATENCY.labels(scope["method"], route).observe(elapsed)
-            log.info("request", method=scope["method"], path=scope["path"], status=status,
-                     duration_ms=round(elapsed * 1000, 2))
+            self.access_log.write(scope["method"], scope["path"], status, elapsed, request_id)
             structlog.contextvars.unbind_contextvars("request_id")
 
 

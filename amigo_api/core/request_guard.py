@@ -20,8 +20,9 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from amigo_api.core.auth import bearer_scheme, parse_authorization
+from amigo_api.core.auth import authenticator_info, parse_authorization
 from amigo_api.core.errors import MissingCredentials, Unauthorized, error_body
+from amigo_api.core.routing import dependency_calls
 from amigo_api.core.security import TokenService
 
 LIMIT_KEY = "x-max-body-bytes"
@@ -46,11 +47,9 @@ class RouteRules:
     max_body_bytes: int | None
 
 
-def _calls(dependant: Dependant) -> Iterable[Any]:
-    """Every dependency a route resolves; one that reads the bearer scheme means the route takes credentials."""
-    for dependency in dependant.dependencies:
-        yield dependency.call
-        yield from _calls(dependency)
+def _checks_credentials_before_body(dependant: Dependant) -> bool:
+    infos = [info for call in dependency_calls(dependant) if (info := authenticator_info(call)) is not None]
+    return any(info.checked_before_body for info in infos)
 
 
 def rules_for(routes: Iterable[BaseRoute], default_limit: int) -> list[RouteRules]:
@@ -60,7 +59,7 @@ def rules_for(routes: Iterable[BaseRoute], default_limit: int) -> list[RouteRule
             continue
         extra = route.openapi_extra or {}
         limit = None if extra.get(STREAMED_KEY) else int(extra.get(LIMIT_KEY, default_limit))
-        rules.append(RouteRules(route, bearer_scheme in set(_calls(route.dependant)), limit))
+        rules.append(RouteRules(route, _checks_credentials_before_body(route.dependant), limit))
     return rules
 
 
@@ -78,13 +77,22 @@ async def _too_large(send: Send, limit: int) -> None:
                                            "request_too_large"))
 
 
+def _section(path: str) -> str:
+    """The first segment after `/v1/{organization}/` (`admin`, `user`, `service`, ...): routes are looked for
+    only among those of the request's section, not all of them."""
+    parts = path.split("/", 4)
+    return parts[3] if len(parts) > 3 and parts[1] == "v1" else ""
+
+
 class RequestGuardMiddleware:
     def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute], default_limit: int) -> None:
         self.app = app
-        self.rules = rules_for(routes, default_limit)
+        self.sections: dict[str, list[RouteRules]] = {}
+        for rules in rules_for(routes, default_limit):
+            self.sections.setdefault(_section(rules.route.path), []).append(rules)
 
     def _match(self, scope: Scope) -> RouteRules | None:
-        for rules in self.rules:
+        for rules in self.sections.get(_section(scope["path"]), ()):
             match, _ = rules.route.matches(scope)
             if match is Match.FULL:
                 return rules

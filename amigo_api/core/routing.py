@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from amigo_api.core.auth import is_authenticator
+from amigo_api.core.auth import SecurityRequirements, authenticator_info, is_authenticator
 from amigo_api.core.errors import FORBIDDEN_DETAIL, MAINTENANCE_DETAIL, UNAUTHORIZED_DETAIL
 from amigo_api.core.ratelimit import declared_limit
 
@@ -53,10 +53,22 @@ def declared_responses(dependant: Dependant, responses: dict[int | str, Any]) ->
     return dict(sorted(merged.items(), key=lambda item: str(item[0])))
 
 
+def declared_security(dependant: Dependant) -> SecurityRequirements | None:
+    """The security requirement of the route's authenticator, for the document."""
+    for call in dependency_calls(dependant):
+        info = authenticator_info(call)
+        if info is not None:
+            return info.security
+    return None
+
+
 class DeclaredRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         self.responses = declared_responses(self.dependant, self.responses)
+        security = declared_security(self.dependant)
+        if security is not None and "security" not in (self.openapi_extra or {}):
+            self.openapi_extra = {**(self.openapi_extra or {}), "security": security}
 
 
 def domain_router(prefix: str, **kwargs: Any) -> APIRouter:

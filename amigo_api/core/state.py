@@ -1,7 +1,7 @@
 """Dependencies that hand endpoints the process-wide objects `create_app` puts on `app.state`: handlers take
 these, never `request.app.state` itself."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
@@ -16,8 +16,9 @@ from amigo_api.settings import Settings
 T = TypeVar("T")
 
 
-def from_app_state(attribute: str, kind: type[T]) -> Callable[[Request], T]:
-    def dependency(request: Request) -> T:
+def from_app_state(attribute: str, kind: type[T]) -> Callable[[Request], Awaitable[T]]:
+    # async, so that FastAPI calls it in the event loop instead of handing it to a worker thread.
+    async def dependency(request: Request) -> T:
         value = getattr(request.app.state, attribute)
         if not isinstance(value, kind):
             raise TypeError(f"app.state.{attribute} is {type(value).__name__}, expected {kind.__name__}")
@@ -34,7 +35,7 @@ CachedPrincipals = Annotated[PrincipalCache, Depends(from_app_state("principal_c
 Blobs = Annotated[BlobStore, Depends(from_app_state("blobs", BlobStore))]
 
 
-def _temporal_client(request: Request) -> Client | None:
+async def _temporal_client(request: Request) -> Client | None:
     client: Client | None = request.app.state.temporal
     return client
 

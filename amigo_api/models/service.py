@@ -3,6 +3,7 @@
 The list is a versioned data file shipped in the package (`amigo_api/data/models.json`); the setting
 `AMIGO_MODELS_FILE` points at another file of the same shape to replace it."""
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -13,6 +14,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from amigo_api.core.errors import InvalidRequest
+from amigo_api.models import schemas as s
 
 
 class ModelRegistryError(RuntimeError):
@@ -43,6 +45,12 @@ class ModelRegistry:
             return cls(json.loads(Path(path).read_text()), path)
         except (OSError, json.JSONDecodeError) as exc:
             raise ModelRegistryError(f"Cannot read the models file {path} ({exc}); fix AMIGO_MODELS_FILE.") from exc
+
+    @functools.cached_property
+    def listing_json(self) -> bytes:
+        """get-models' answer, serialised once: the list never changes while the process runs."""
+        listing = s.GetModelsResponse(models=[s.Model.model_validate(m) for m in self.supported()])
+        return listing.model_dump_json(by_alias=True).encode()
 
     def supported(self) -> list[dict[str, Any]]:
         """Models that new preferences may name (deprecated ones are kept only to explain refusals)."""

@@ -2,16 +2,15 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import Depends, Request
 
 from amigo_api.core.auth import (
     Principal,
     authenticate_optional,
     authenticator,
     bearer_scheme,
-    credentials_from,
     org_header_scheme,
+    request_credentials,
     resolve_principal,
 )
 from amigo_api.core.db import get_clusters
@@ -19,18 +18,15 @@ from amigo_api.core.errors import Unauthorized
 from amigo_api.core.ids import is_valid_org_id
 
 
-@authenticator
-async def authenticate_in_issuer_org(
-    request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
-    x_org_id: Annotated[str | None, Security(org_header_scheme)],
-) -> Principal:
+@authenticator([{bearer_scheme.scheme_name: []}, {org_header_scheme.scheme_name: []}])
+async def authenticate_in_issuer_org(request: Request) -> Principal:
     """For create-organization: the path org does not exist yet, so the caller is authenticated and
     authorized in the organization named by `X-ORG-ID`."""
+    x_org_id = request.headers.get("x-org-id")
     if not x_org_id or not is_valid_org_id(x_org_id):
         raise Unauthorized("X-ORG-ID must name the organization that issued the token.")
     issuer = await get_clusters(request).org_db(x_org_id)
-    return await resolve_principal(request, issuer, credentials_from(bearer, request), x_org_id)
+    return await resolve_principal(request, issuer, request_credentials(request), x_org_id)
 
 
 # Its permissions (create-organization's three and the top role) are checked against the new org's ID.

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from amigo_api.core.auth import Principal, authenticator, bearer_scheme, credentials_from, require, resolve_principal
+from amigo_api.core.auth import Principal, authenticator, request_credentials, require, resolve_principal
 from amigo_api.core.db import OrgDbDep
 from amigo_api.core.errors import Unauthorized
 from amigo_api.core.state import Tokens
@@ -15,10 +15,11 @@ GIT_CHALLENGE = {"WWW-Authenticate": 'Basic realm="Amigo tool repository", chars
 ACCESS_REPO = "Tool:AccessRepo"
 
 
-@authenticator
+# Git clients answer a 401 only with the challenge below, so the request guard leaves these routes alone.
+@authenticator(None, checked_before_body=False)
 async def authenticate_git(request: Request, org: OrgDbDep, tokens: Tokens) -> Principal:
     try:
-        credentials = credentials_from(await bearer_scheme(request), request)
+        credentials = request_credentials(request)
         claims = await tokens.verify(credentials.token)
         # The token's own organization is its issuer: git cannot send X-ORG-ID, and a user of another
         # organization then needs a role in this one (403 otherwise).
