@@ -43,7 +43,7 @@ def test_every_route_documents_the_limit_its_dependency_enforces() -> None:
     assert len(routes) > 40
     for route in routes:
         assert isinstance(route, DeclaredRoute), route.operation_id
-        enforced = enforced_limits(route.dependant)
+        enforced = enforced_limits(route)
         documented = _documented_limit(route.responses)
         if route.operation_id in UNLIMITED:
             assert not enforced and documented is None, route.operation_id
@@ -59,7 +59,7 @@ def test_enforced_limits_are_the_contracts() -> None:
     checked = 0
     for route in _routes():
         if limits.get(route.operation_id) is not None:
-            assert enforced_limits(route.dependant) == {limits[route.operation_id]}, route.operation_id
+            assert enforced_limits(route) == {limits[route.operation_id]}, route.operation_id
             checked += 1
     assert checked >= 30
 

@@ -17,6 +17,7 @@ from amigo_api.core.db import Document, OrgDb, OrgDbDep
 from amigo_api.core.errors import MissingCredentials, NotFound, PermissionDenied, Unauthorized
 from amigo_api.core.ids import is_valid_org_id
 from amigo_api.core.permissions import PermissionGrant
+from amigo_api.core.ratelimit import enforce_route_limit
 from amigo_api.core.security import TokenService
 
 bearer_scheme = HTTPBearer(
@@ -168,6 +169,14 @@ def request_credentials(request: Request) -> Credentials:
 
 async def resolve_principal(request: Request, org: OrgDb, credentials: Credentials,
                             issuer_org_id: str | None) -> Principal:
+    """The caller, counted against the rate limit the matched route declares."""
+    principal = await _principal_for(request, org, credentials, issuer_org_id)
+    await enforce_route_limit(request, principal.issuer_org_id, principal.user_id)
+    return principal
+
+
+async def _principal_for(request: Request, org: OrgDb, credentials: Credentials,
+                         issuer_org_id: str | None) -> Principal:
     tokens: TokenService = request.app.state.tokens
     principals: PrincipalSource = request.app.state.principals
     claims = await tokens.verify(credentials.token)
@@ -229,6 +238,8 @@ def authenticator(security: SecurityRequirements | None = DEFAULT_SECURITY, *, c
 
 
 def authenticator_info(call: object) -> AuthenticatorInfo | None:
+    if isinstance(call, Permission):
+        return _AUTHENTICATORS[authenticate]
     return _AUTHENTICATORS.get(call) if callable(call) else None
 
 
@@ -242,9 +253,18 @@ def security_schemes() -> dict[str, Any]:
             for scheme in (bearer_scheme, basic_scheme, org_header_scheme)}
 
 
+PRINCIPAL_KEY = "amigo.principal"
+
+
 @authenticator()
 async def authenticate(request: Request, org: OrgDbDep) -> Principal:
-    return await resolve_principal(request, org, request_credentials(request), request.headers.get("x-org-id"))
+    """The caller of the path organization; resolved once per request (a `Permission` calls it directly)."""
+    principal: Principal | None = request.scope.get(PRINCIPAL_KEY)
+    if principal is None:
+        principal = await resolve_principal(request, org, request_credentials(request),
+                                            request.headers.get("x-org-id"))
+        request.scope[PRINCIPAL_KEY] = principal
+    return principal
 
 
 async def authenticate_optional(request: Request, org: OrgDbDep) -> Principal | None:
@@ -259,12 +279,14 @@ CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 class Permission:
     """Dependency: the caller must hold `permission` under some grant. Endpoints that act on a specific
-    resource then check the resource's attributes with `principal.require(...)`."""
+    resource then check the resource's attributes with `principal.require(...)`. It authenticates the caller
+    itself rather than through a dependency of its own: one dependency fewer to resolve per request."""
 
     def __init__(self, *names: str) -> None:
         self.names = names
 
-    async def __call__(self, principal: CurrentPrincipal) -> Principal:
+    async def __call__(self, request: Request, org: OrgDbDep) -> Principal:
+        principal = await authenticate(request, org)
         if not any(permissions.holds_any(principal.grants, name) for name in self.names):
             raise PermissionDenied()
         return principal

@@ -1,15 +1,19 @@
-"""Per-user, per-endpoint rate limits as dependencies, on GCRA (`core/gcra.py`): in memory or in Redis.
+"""Per-user, per-endpoint rate limits on GCRA (`core/gcra.py`), in memory or in Redis.
 
-The dependency records the `X-RateLimit-*` headers on the request; they go out on errors too."""
+An endpoint declares its limit with `dependencies=[rate_limit(N)]`. That declaration is not resolved as a
+dependency of its own: `DeclaredRoute` (core/routing.py) reads it, documents the 429, and keeps the number on
+the route, and the route's authentication counts the call once it knows the caller (`core.auth`), so a
+request pays for one dependency instead of two. Endpoints without a signed-in caller use
+`anonymous_rate_limit`, a dependency limited per the identity the request names.
 
-import inspect
+The `X-RateLimit-*` headers are recorded on the request; they go out on errors too."""
+
 import math
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, Request
 
-from amigo_api.core.auth import Principal, authenticate
 from amigo_api.core.errors import RateLimited
 from amigo_api.core.gcra import Decision, store_from_uri
 from amigo_api.core.observability import add_response_headers
@@ -35,7 +39,8 @@ def _exceeded(decision: Decision) -> RateLimited:
     )
 
 
-async def _apply(request: Request, per_minute: int, identity: str) -> None:
+async def enforce(request: Request, per_minute: int, identity: str) -> None:
+    """Count one call of the request's endpoint for `identity`; 429 past the limit."""
     limiter: RateLimiter = request.app.state.rate_limiter
     route = request.scope.get("route")
     endpoint = getattr(route, "operation_id", None) or request.url.path
@@ -47,21 +52,22 @@ async def _apply(request: Request, per_minute: int, identity: str) -> None:
         raise _exceeded(decision)
 
 
+async def enforce_route_limit(request: Request, issuer_org_id: str, user_id: str) -> None:
+    """The limit the matched route declares, for the caller its authentication found."""
+    per_minute: int | None = getattr(request.scope.get("route"), "rate_limit", None)
+    if per_minute is not None:
+        await enforce(request, per_minute, f"{issuer_org_id}/{user_id}")
+
+
 class RateLimit:
-    """Dependency: `per_minute` requests per minute per user for this endpoint. The route documents its 429
-    from `per_minute` (see `core.routing`), so what is enforced and what is documented cannot disagree."""
+    """The declaration `N requests per minute per user for this endpoint` (see the module's docstring)."""
 
-    def __init__(self, per_minute: int, principal_dependency: Callable[..., Any] = authenticate) -> None:
+    def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
-        # The principal comes from the endpoint's own authenticator (git's, the issuer org's, or the default).
-        self.__signature__ = inspect.Signature([
-            inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
-            inspect.Parameter("principal", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Principal,
-                              default=Depends(principal_dependency)),
-        ])
 
-    async def __call__(self, request: Request, principal: Principal) -> None:
-        await _apply(request, self.per_minute, f"{principal.issuer_org_id}/{principal.user_id}")
+    async def __call__(self) -> None:
+        raise RuntimeError("RateLimit is declared on routes built by core.routing.domain_router, which enforce it "
+                           "through the route's authentication; this route does not.")
 
 
 class AnonymousRateLimit:
@@ -73,12 +79,12 @@ class AnonymousRateLimit:
         self.identity = identity
 
     async def __call__(self, request: Request) -> None:
-        await _apply(request, self.per_minute, self.identity(request))
+        await enforce(request, self.per_minute, self.identity(request))
 
 
-def rate_limit(per_minute: int, principal_dependency: Callable[..., Any] = authenticate) -> Any:
+def rate_limit(per_minute: int) -> Any:
     """`dependencies=[rate_limit(N)]`: N requests per minute per user for this endpoint."""
-    return Depends(RateLimit(per_minute, principal_dependency))
+    return Depends(RateLimit(per_minute))
 
 
 def anonymous_rate_limit(per_minute: int, identity: Callable[[Request], str]) -> Any:
@@ -87,5 +93,5 @@ def anonymous_rate_limit(per_minute: int, identity: Callable[[Request], str]) ->
 
 
 def declared_limit(call: object) -> int | None:
-    """The limit a dependency enforces, if it is a rate limit."""
+    """The limit a dependency declares, if it is a rate limit."""
     return call.per_minute if isinstance(call, RateLimit | AnonymousRateLimit) else None

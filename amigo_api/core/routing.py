@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 
 from amigo_api.core.auth import SecurityRequirements, authenticator_info, is_authenticator
 from amigo_api.core.errors import FORBIDDEN_DETAIL, MAINTENANCE_DETAIL, UNAUTHORIZED_DETAIL
-from amigo_api.core.ratelimit import declared_limit
+from amigo_api.core.ratelimit import RateLimit, declared_limit
 
 VALIDATION_DETAIL = "Invalid request path parameter, query parameter or request body failed validation."
 
@@ -24,8 +24,15 @@ def dependency_calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
         yield from dependency_calls(sub)
 
 
-def enforced_limits(dependant: Dependant) -> set[int]:
+def declared_limits(dependant: Dependant) -> set[int]:
     return {limit for call in dependency_calls(dependant) if (limit := declared_limit(call)) is not None}
+
+
+def enforced_limits(route: APIRoute) -> set[int]:
+    """What the route enforces: the limit its authentication counts, or an anonymous limit's."""
+    limits = declared_limits(route.dependant)
+    route_limit = getattr(route, "rate_limit", None)
+    return limits | {route_limit} if route_limit is not None else limits
 
 
 def is_authenticated(dependant: Dependant) -> bool:
@@ -36,13 +43,13 @@ def rate_limit_detail(per_minute: int) -> str:
     return f"The user has exceeded the rate limit of {per_minute} requests per minute for this endpoint."
 
 
-def declared_responses(dependant: Dependant, responses: dict[int | str, Any]) -> dict[int | str, Any]:
+def declared_responses(dependant: Dependant, limits: set[int], responses: dict[int | str, Any]
+                       ) -> dict[int | str, Any]:
     """The route's own responses, plus 401/403 when it authenticates, 429 for its rate limit, and the 422 and
     503 every route can answer. Descriptions the route gives itself win."""
     derived: dict[int, str] = {422: VALIDATION_DETAIL, 503: MAINTENANCE_DETAIL}
     if is_authenticated(dependant):
         derived.update({401: UNAUTHORIZED_DETAIL, 403: FORBIDDEN_DETAIL})
-    limits = enforced_limits(dependant)
     if len(limits) > 1:
         raise ValueError(f"A route enforces several rate limits: {sorted(limits)}")
     if limits:
@@ -63,12 +70,27 @@ def declared_security(dependant: Dependant) -> SecurityRequirements | None:
 
 
 class DeclaredRoute(APIRoute):
+    """Documents what the route's dependencies enforce, and hands its `RateLimit` declaration to its
+    authentication (see core/ratelimit.py) instead of resolving it as a dependency of its own."""
+
+    rate_limit: int | None
+
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
-        self.responses = declared_responses(self.dependant, self.responses)
+        limits = declared_limits(self.dependant)
+        self.rate_limit = self._take_rate_limit()
+        if self.rate_limit is not None and not is_authenticated(self.dependant):
+            raise ValueError(f"{self.path}: rate_limit() needs an authenticated route; use anonymous_rate_limit()")
+        self.responses = declared_responses(self.dependant, limits, self.responses)
         security = declared_security(self.dependant)
         if security is not None and "security" not in (self.openapi_extra or {}):
             self.openapi_extra = {**(self.openapi_extra or {}), "security": security}
+
+
+    def _take_rate_limit(self) -> int | None:
+        limits = [d.call.per_minute for d in self.dependant.dependencies if isinstance(d.call, RateLimit)]
+        self.dependant.dependencies = [d for d in self.dependant.dependencies if not isinstance(d.call, RateLimit)]
+        return limits[0] if limits else None
 
 
 def domain_router(prefix: str, **kwargs: Any) -> APIRouter:

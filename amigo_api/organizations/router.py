@@ -10,7 +10,7 @@ from amigo_api.core.ratelimit import rate_limit
 from amigo_api.core.routing import domain_router
 from amigo_api.organizations import provisioning, service
 from amigo_api.organizations import schemas as s
-from amigo_api.organizations.auth import OptionalViewer, OrganizationCreator, authenticate_in_issuer_org
+from amigo_api.organizations.auth import OptionalViewer, OrganizationCreator
 
 router = domain_router("/v1/{organization}", tags=["Organization"])
 ORG_404 = "The specified organization does not exist."
@@ -27,7 +27,7 @@ async def get_organization(org: OrgDbDep, principal: OptionalViewer) -> s.GetOrg
 
 @router.put("/organization/", operation_id="create-organization", summary="Create an organization",
             status_code=status.HTTP_201_CREATED, response_model=s.CreateOrganizationResponse,
-            dependencies=[rate_limit(5, authenticate_in_issuer_org)],
+            dependencies=[rate_limit(5)],
             responses=error_responses(
                 r400="The specified organization ID is reserved.",
                 r409="Conflicts with existing organization with the same `org_id`, or a related operation is "

@@ -13,7 +13,7 @@ from amigo_api.core.routing import domain_router
 from amigo_api.core.state import AppSettings, from_app_state
 from amigo_api.tools.repo import schemas as s
 from amigo_api.tools.repo import service
-from amigo_api.tools.repo.auth import GitUser, RepoReader, authenticate_git
+from amigo_api.tools.repo.auth import GitUser, RepoReader
 from amigo_api.tools.repo.git_http import GitBackend
 from amigo_api.tools.repo.storage import DEFAULT_BRANCH, RepoStore
 
@@ -38,7 +38,7 @@ for _method in ("get", "post"):
     router.add_api_route(
         "/git/{git_path:path}", _git, methods=[_method.upper()], operation_id=f"access-git-interface-{_method}",
         summary="Access the Git interface of the tool repo.", response_class=Response, openapi_extra=streamed_body(),
-        dependencies=[rate_limit(GIT_LIMIT, authenticate_git)],
+        dependencies=[rate_limit(GIT_LIMIT)],
         responses={200: {"description": "Successful Response"},
                    **error_responses(r404=NOT_FOUND)})
 
