@@ -31,6 +31,7 @@ from amigo_api.core.maintenance import MaintenanceMiddleware, MaintenanceSwitch
 from amigo_api.core.observability import AccessLog, RequestContextMiddleware, configure_logging
 from amigo_api.core.ratelimit import RateLimiter
 from amigo_api.core.request_guard import RequestGuardMiddleware
+from amigo_api.core.routing import dispatch_by_section
 from amigo_api.core.security import TokenService
 from amigo_api.models import router as models_router
 from amigo_api.models.service import ModelRegistry
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.router.routes.extend(router.routes)
     _add_operational_routes(app)
     _document_security_schemes(app)
+    dispatch_by_section(app)
     app.add_middleware(RequestGuardMiddleware, routes=[route for router in ROUTERS for route in router.routes],
                        default_limit=settings.max_body_bytes)
     app.add_middleware(MaintenanceMiddleware)

@@ -2,10 +2,10 @@
 
 import json
 import logging
+import os
 import random
 import sys
 import time
-import uuid
 
 import structlog
 from prometheus_client import Counter, Histogram
@@ -54,18 +54,28 @@ class AccessLog:
         self.enabled = logging.getLevelName(level.upper()) <= logging.INFO and sample_rate > 0
         self.json_output = json_output
         self.sample_rate = sample_rate
+        self._second = -1
+        self._second_text = ""
+
+    def _timestamp(self, now: float) -> str:
+        """ISO 8601 in UTC with microseconds, as structlog writes it; the seconds are formatted once a second."""
+        second = int(now)
+        if second != self._second:
+            self._second, self._second_text = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._second_text}.{int((now - second) * 1e6):06d}Z"
 
     def write(self, method: str, path: str, status: int, elapsed: float, request_id: str) -> None:
         if not self.enabled or (status < 500 and self.sample_rate < 1 and random.random() >= self.sample_rate):
             return
-        fields = {"method": method, "path": path, "status": status, "duration_ms": round(elapsed * 1000, 2)}
+        duration_ms = round(elapsed * 1000, 2)
         if not self.json_output:
-            log.info("request", request_id=request_id, **fields)
+            log.info("request", request_id=request_id, method=method, path=path, status=status,
+                     duration_ms=duration_ms)
             return
-        now = time.time()
-        timestamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
-        sys.stderr.write(json.dumps({**fields, "event": "request", "request_id": request_id, "level": "info",
-                                     "timestamp": timestamp}) + "\n")
+        sys.stderr.write(
+            f'{{"method": {json.dumps(method)}, "path": {json.dumps(path)}, "status": {status}, '
+            f'"duration_ms": {duration_ms}, "event": "request", "request_id": {json.dumps(request_id)}, '
+            f'"level": "info", "timestamp": "{self._timestamp(time.time())}"}}\n')
 
 
 class RequestContextMiddleware:
@@ -80,7 +90,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
+        request_id = _header(scope, b"x-request-id") or os.urandom(16).hex()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500

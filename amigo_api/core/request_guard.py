@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from amigo_api.core.auth import authenticator_info, parse_authorization
 from amigo_api.core.errors import MissingCredentials, Unauthorized, error_body
-from amigo_api.core.routing import dependency_calls
+from amigo_api.core.routing import dependency_calls, route_section
 from amigo_api.core.security import TokenService
 
 LIMIT_KEY = "x-max-body-bytes"
@@ -77,22 +77,15 @@ async def _too_large(send: Send, limit: int) -> None:
                                            "request_too_large"))
 
 
-def _section(path: str) -> str:
-    """The first segment after `/v1/{organization}/` (`admin`, `user`, `service`, ...): routes are looked for
-    only among those of the request's section, not all of them."""
-    parts = path.split("/", 4)
-    return parts[3] if len(parts) > 3 and parts[1] == "v1" else ""
-
-
 class RequestGuardMiddleware:
     def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute], default_limit: int) -> None:
         self.app = app
         self.sections: dict[str, list[RouteRules]] = {}
         for rules in rules_for(routes, default_limit):
-            self.sections.setdefault(_section(rules.route.path), []).append(rules)
+            self.sections.setdefault(route_section(rules.route.path), []).append(rules)
 
     def _match(self, scope: Scope) -> RouteRules | None:
-        for rules in self.sections.get(_section(scope["path"]), ()):
+        for rules in self.sections.get(route_section(scope["path"]), ()):
             match, _ = rules.route.matches(scope)
             if match is Match.FULL:
                 return rules

@@ -5,9 +5,11 @@ documentation cannot drift from what is enforced."""
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute, Match
+from starlette.types import Receive, Scope, Send
 
 from amigo_api.core.auth import SecurityRequirements, authenticator_info, is_authenticator
 from amigo_api.core.errors import FORBIDDEN_DETAIL, MAINTENANCE_DETAIL, UNAUTHORIZED_DETAIL
@@ -91,6 +93,44 @@ class DeclaredRoute(APIRoute):
         limits = [d.call.per_minute for d in self.dependant.dependencies if isinstance(d.call, RateLimit)]
         self.dependant.dependencies = [d for d in self.dependant.dependencies if not isinstance(d.call, RateLimit)]
         return limits[0] if limits else None
+
+
+def route_section(path: str) -> str:
+    """The first segment after `/v1/{organization}/` (`admin`, `user`, `service`, ...), or "" outside `/v1`.
+    Every `/v1` route's section is a literal, so a request can only match the routes of its own section."""
+    parts = path.split("/", 4)
+    return parts[3] if len(parts) > 3 and parts[1] == "v1" else ""
+
+
+class SectionDispatch:
+    """The app router's entry point: looks for a `/v1` request's route among the routes of its section only,
+    in the router's order, instead of trying every route. Anything else (no full match in the section: 405,
+    slash redirects, 404; and paths outside `/v1`) goes to the router's own matching."""
+
+    def __init__(self, router: APIRouter) -> None:
+        self.router = router
+        self.fallback = router.middleware_stack
+        self.sections: dict[str, list[BaseRoute]] = {}
+        for route in router.routes:
+            section = route_section(getattr(route, "path", ""))
+            if section:
+                self.sections.setdefault(section, []).append(route)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for route in self.sections.get(route_section(scope["path"]), ()):
+                match, child_scope = route.matches(scope)
+                if match is Match.FULL:
+                    scope.setdefault("router", self.router)
+                    scope.update(child_scope)
+                    await route.handle(scope, receive, send)
+                    return
+        await self.fallback(scope, receive, send)
+
+
+def dispatch_by_section(app: FastAPI) -> None:
+    """Call once every route is on the app."""
+    app.router.middleware_stack = SectionDispatch(app.router)
 
 
 def domain_router(prefix: str, **kwargs: Any) -> APIRouter:
