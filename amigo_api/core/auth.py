@@ -6,14 +6,14 @@ import binascii
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated, Any, NamedTuple, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBearer
 
 from amigo_api.core import permissions
-from amigo_api.core.db import Document, OrgDb, OrgDbDep
+from amigo_api.core.db import ClusterHeader, Document, OrgDb, OrgDbDep, OrgId, get_org_db
 from amigo_api.core.errors import MissingCredentials, NotFound, PermissionDenied, Unauthorized
 from amigo_api.core.ids import is_valid_org_id
 from amigo_api.core.permissions import PermissionGrant
@@ -135,8 +135,7 @@ class PrincipalCache:
             del self._loading[key]  # a load already running may predate the change: its result is not kept
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(NamedTuple):
     token: str
     basic_username: str | None
 
@@ -280,13 +279,16 @@ CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 class Permission:
     """Dependency: the caller must hold `permission` under some grant. Endpoints that act on a specific
     resource then check the resource's attributes with `principal.require(...)`. It authenticates the caller
-    itself rather than through a dependency of its own: one dependency fewer to resolve per request."""
+    itself rather than through a dependency of its own (the principal is resolved once per request)."""
 
     def __init__(self, *names: str) -> None:
         self.names = names
 
-    async def __call__(self, request: Request, org: OrgDbDep) -> Principal:
-        principal = await authenticate(request, org)
+    async def __call__(self, request: Request, organization: OrgId, x_mongo_cluster_name: ClusterHeader = None
+                       ) -> Principal:
+        # The path parameters are its own (not an `OrgDbDep` dependency): one dependency fewer to resolve
+        # for endpoints that do not take the organization's database themselves.
+        principal = await authenticate(request, await get_org_db(request, organization, x_mongo_cluster_name))
         if not any(permissions.holds_any(principal.grants, name) for name in self.names):
             raise PermissionDenied()
         return principal

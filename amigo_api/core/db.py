@@ -156,15 +156,14 @@ OrgId = Annotated[str, Path(pattern=ORG_ID_PATTERN, description="The ID of the o
                                                                  "digits, `-` and `_`, at most 63 characters.")]
 
 
-async def get_org_db(
-    request: Request,
-    organization: OrgId,
-    x_mongo_cluster_name: Annotated[
-        str | None,
-        Header(description="Usually not needed unless the organization does not exist yet in the Amigo "
-                           "organization infra config database."),
-    ] = None,
-) -> OrgDb:
+ClusterHeader = Annotated[
+    str | None,
+    Header(description="Usually not needed unless the organization does not exist yet in the Amigo "
+                       "organization infra config database."),
+]
+
+
+async def get_org_db(request: Request, organization: OrgId, x_mongo_cluster_name: ClusterHeader = None) -> OrgDb:
     return await get_clusters(request).org_db(organization, x_mongo_cluster_name)
 
 

@@ -9,16 +9,14 @@ script per request (one round trip), on the Redis server's clock, so every API p
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 PERIOD_SECONDS = 60.0
 _EPSILON = 1e-9  # floating-point slack when counting whole intervals
 _SWEEP_AT = 100_000
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):  # one per request: a tuple is the cheapest record to build
     allowed: bool
     limit: int
     remaining: int
