@@ -9,20 +9,33 @@ import asyncio
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from harness import ROOT, Target, mean, processes, serve, wrk_comparison
 
 from amigo_api.bootstrap import bootstrap
-from amigo_api.devstack import start_mongo
+from amigo_api.devstack import ChildProcess, start_mongo
 from amigo_api.settings import Settings
 
 ORG = "bench"
 PATH = f"/v1/{ORG}/admin/get_models/"
 
 
-def main() -> None:
+@dataclass
+class Stack:
+    ours: ChildProcess
+    target: Target
+    work: Path
+    children: list[ChildProcess]
+
+
+@contextmanager
+def get_models_stack() -> Iterator[Stack]:
+    """An embedded database, one organization and amigo-api signed in; stopped when the block ends."""
     work = Path(tempfile.mkdtemp(prefix="amigo-bench-"))
     mongo, uri = start_mongo(work)
     with processes() as children:
@@ -38,22 +51,26 @@ def main() -> None:
         token = httpx.post(f"{ours_url}/v1/{ORG}/user/signin_with_api_key", headers={
             "x-api-key": creds["api_key"], "x-api-key-id": creds["api_key_id"],
             "x-user-id": creds["user_id"]}).json()["id_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        body = httpx.get(f"{ours_url}{PATH}", headers=headers)
+        yield Stack(ours, Target("amigo-api", ours_url, {"Authorization": f"Bearer {token}"}), work, children)
+
+
+def main() -> None:
+    with get_models_stack() as stack:
+        body = httpx.get(f"{stack.target.url}{PATH}", headers=stack.target.headers)
         body.raise_for_status()
-        (work / "body.json").write_bytes(body.content)
-        bare, bare_url = serve("bare", ["bench.bare_models:app"], {**env, "BENCH_BODY_FILE": str(work / "body.json")},
-                               work, PATH)
-        children.append(bare)
-        rounds = wrk_comparison([Target("amigo-api", ours_url, headers), Target("bare", bare_url, {})], PATH)
-        ours_rate, bare_rate = (mean([r.requests_per_second for r in rounds[name]]) for name in ("amigo-api", "bare"))
-        for name in ("amigo-api", "bare"):
-            print(f"{name}: {mean([r.requests_per_second for r in rounds[name]]):.0f} req/s, "
-                  f"p50 {mean([r.p50_ms for r in rounds[name]]):.2f} ms, "
-                  f"p99 {mean([r.p99_ms for r in rounds[name]]):.2f} ms")
-        print(f"per request: amigo-api {1e6 / ours_rate:.0f} us, bare {1e6 / bare_rate:.0f} us, "
-              f"our own cost {1e6 / ours_rate - 1e6 / bare_rate:.0f} us")
-        print(f"RESULT get_models_overhead_ratio={ours_rate / bare_rate:.2f} target=>=0.5")
+        (stack.work / "body.json").write_bytes(body.content)
+        env = {"BENCH_BODY_FILE": str(stack.work / "body.json"), "PYTHONPATH": str(ROOT)}
+        bare, bare_url = serve("bare", ["bench.bare_models:app"], env, stack.work, PATH)
+        stack.children.append(bare)
+        rounds = wrk_comparison([stack.target, Target("bare", bare_url, {})], PATH)
+        rates = {name: mean([r.requests_per_second for r in rounds[name]]) for name in rounds}
+        for name, per_round in rounds.items():
+            print(f"{name}: {rates[name]:.0f} req/s, p50 {mean([r.p50_ms for r in per_round]):.2f} ms, "
+                  f"p99 {mean([r.p99_ms for r in per_round]):.2f} ms")
+        ours, bare_rate = rates["amigo-api"], rates["bare"]
+        print(f"per request: amigo-api {1e6 / ours:.0f} us, bare {1e6 / bare_rate:.0f} us, "
+              f"our own cost {1e6 / ours - 1e6 / bare_rate:.0f} us")
+        print(f"RESULT get_models_overhead_ratio={ours / bare_rate:.2f} target=>=0.5")
 
 
 if __name__ == "__main__":

@@ -18,10 +18,12 @@ def api_up(url: str) -> bool:
         return False
 
 
-def start_api(settings: Settings, log_dir: Path, name: str, **env: str) -> tuple[ChildProcess, str]:
+def start_api(settings: Settings, log_dir: Path, name: str, workers: int = 1, **env: str
+              ) -> tuple[ChildProcess, str]:
     """`amigo-api serve` on a free port, sharing the suite's database and secret; returns once it is healthy."""
     port = free_port()
-    child = ChildProcess(name, [sys.executable, "-m", "amigo_api", "serve", "--port", str(port)],
+    child = ChildProcess(name, [sys.executable, "-m", "amigo_api", "serve", "--port", str(port),
+                                "--workers", str(workers)],
                          log_dir / f"{name}.log", {"AMIGO_MONGO_URI": settings.mongo_uri,
                                                    "AMIGO_SECRET_KEY": settings.secret_key,
                                                    "AMIGO_GIT_ROOT": settings.git_root,

@@ -98,6 +98,22 @@ async def test_two_processes_share_one_budget_through_redis(settings: Settings, 
             child.stop()
 
 
+async def test_the_workers_of_one_server_share_one_budget_through_redis(
+        settings: Settings, redis_url: str, tmp_path: Path, make_caller, new_org_id: str) -> None:
+    """`serve --workers 2`: each request on a new connection, so the kernel spreads them over both workers."""
+    caller: Caller = await make_caller(new_org_id)
+    child, url = start_api(settings, tmp_path, "api-workers", workers=2, AMIGO_RATE_LIMIT_STORAGE=redis_url,
+                           AMIGO_RATE_LIMIT_SCALE="0.1")  # get-users: 60 -> 6
+    try:
+        statuses = []
+        for _ in range(12):
+            async with httpx.AsyncClient() as http:
+                statuses.append((await http.get(f"{url}/v1/{new_org_id}/user/", headers=caller.headers)).status_code)
+        assert statuses == [200] * 6 + [429] * 6
+    finally:
+        child.stop()
+
+
 async def test_maintenance_answers_503_on_every_process_within_five_seconds(
         settings: Settings, tmp_path: Path, app: object, admin: Caller, client: httpx.AsyncClient) -> None:
     child, url = start_api(settings, tmp_path, "api-maintenance")
