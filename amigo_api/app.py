@@ -109,7 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level, settings.log_json)
     # Swagger UI and ReDoc served from the package's own copies of their assets: the docs work offline.
     app = FastAPIOffline(title="Amigo API", version=__version__, lifespan=lifespan,
-                         description="Open, self-hostable implementation of the classic Amigo REST API.")
+                         description="Open, self-hostable implementation of the classic Amigo REST API.",
+                         telemetry={"tracing": settings.opentelemetry, "metrics": settings.opentelemetry,
+                                    "logs": settings.opentelemetry})
     app.state.settings = settings
     app.state.secret_box = SecretBox(settings.secret_key)
     app.state.rate_limiter = RateLimiter(settings)

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # The share of requests that get an access log line (1: every one, 0.1: one in ten, 0: none). Errors
     # (status 500 and up) are always logged; metrics count every request either way.
     access_log_sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    # FastAPI's own OpenTelemetry traces, metrics and logs, for a process with an OpenTelemetry SDK configured.
+    # Off by default: Prometheus metrics and the JSON logs do not need it, and it costs every request a check.
+    opentelemetry: bool = False
 
     def clusters(self) -> dict[str, str]:
         """All named clusters; the default one is always present."""

@@ -155,3 +155,10 @@ def test_modules_stay_short() -> None:
     long = {path.relative_to(PACKAGE).as_posix(): lines for path in _modules()
             if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
     assert long == {}
+
+
+def test_fastapi_opentelemetry_hooks_follow_the_setting(settings: Settings) -> None:
+    off = create_app(settings)
+    on = create_app(settings.model_copy(update={"opentelemetry": True}))
+    assert not any(off._telemetry[kind] for kind in ("tracing", "metrics", "logs"))  # type: ignore[attr-defined]
+    assert all(on._telemetry[kind] for kind in ("tracing", "metrics", "logs"))  # type: ignore[attr-defined]

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from amigo_api.core.auth import authenticator_info, parse_authorization
 from amigo_api.core.errors import MissingCredentials, Unauthorized, error_body
-from amigo_api.core.routing import dependency_calls, route_section
+from amigo_api.core.routing import MATCHED_ROUTE, dependency_calls, route_section
 from amigo_api.core.security import TokenService
 
 LIMIT_KEY = "x-max-body-bytes"
@@ -86,8 +86,9 @@ class RequestGuardMiddleware:
 
     def _match(self, scope: Scope) -> RouteRules | None:
         for rules in self.sections.get(route_section(scope["path"]), ()):
-            match, _ = rules.route.matches(scope)
+            match, child_scope = rules.route.matches(scope)
             if match is Match.FULL:
+                scope[MATCHED_ROUTE] = (rules.route, child_scope)  # the router need not look again
                 return rules
         return None
 

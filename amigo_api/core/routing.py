@@ -102,6 +102,10 @@ def route_section(path: str) -> str:
     return parts[3] if len(parts) > 3 and parts[1] == "v1" else ""
 
 
+# Where the request guard leaves the route it matched, with its child scope, for `SectionDispatch`.
+MATCHED_ROUTE = "amigo.matched_route"
+
+
 class SectionDispatch:
     """The app router's entry point: looks for a `/v1` request's route among the routes of its section only,
     in the router's order, instead of trying every route. Anything else (no full match in the section: 405,
@@ -118,14 +122,21 @@ class SectionDispatch:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            for route in self.sections.get(route_section(scope["path"]), ()):
-                match, child_scope = route.matches(scope)
-                if match is Match.FULL:
-                    scope.setdefault("router", self.router)
-                    scope.update(child_scope)
-                    await route.handle(scope, receive, send)
-                    return
+            matched = scope.pop(MATCHED_ROUTE, None) or self._match(scope)
+            if matched is not None:
+                route, child_scope = matched
+                scope.setdefault("router", self.router)
+                scope.update(child_scope)
+                await route.handle(scope, receive, send)
+                return
         await self.fallback(scope, receive, send)
+
+    def _match(self, scope: Scope) -> tuple[BaseRoute, Scope] | None:
+        for route in self.sections.get(route_section(scope["path"]), ()):
+            match, child_scope = route.matches(scope)
+            if match is Match.FULL:
+                return route, child_scope
+        return None
 
 
 def dispatch_by_section(app: FastAPI) -> None:
