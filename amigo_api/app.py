@@ -41,9 +41,11 @@ from amigo_api.roles import router as roles_router
 from amigo_api.services import router as services_router
 from amigo_api.settings import Settings, get_settings
 from amigo_api.simulations import router as simulations_router
+from amigo_api.tools import router as tools_router
 from amigo_api.tools.repo import router as repo_router
 from amigo_api.tools.repo.git_http import GitBackend
 from amigo_api.tools.repo.storage import RepoStore
+from amigo_api.tools.scaffold import ScaffoldRelease
 from amigo_api.users import router as users_router
 from amigo_api.workflows import worker as temporal
 
@@ -52,7 +54,7 @@ UPKEEP_SECONDS = 60
 # Sign-in (`/user/signin_with_api_key`) comes before the users' `/user/{user_id}` routes that would match it.
 ROUTERS = [organizations_router.router, api_keys_router.router, users_router.router, roles_router.router,
            agents_router.router, services_router.router, simulations_router.router, models_router.router,
-           prompt_logs_router.router, sql_router.router, repo_router.router]
+           prompt_logs_router.router, sql_router.router, repo_router.router, tools_router.router]
 
 
 async def _maintain(app: FastAPI) -> None:
@@ -123,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.git_backend = GitBackend(app.state.repo_store, settings.git_protected_branches,
                                        settings.git_timeout_seconds)
     app.state.blobs = BlobStore(settings.blob_root)
+    app.state.tool_scaffold = ScaffoldRelease.load()
     app.state.sql_snapshots = SnapshotCache(settings)
     install_error_handlers(app)
     for router in ROUTERS:

@@ -13,12 +13,13 @@ from amigo_api.roles import service as roles
 from amigo_api.roles import temporary_grants
 from amigo_api.services import service as services
 from amigo_api.simulations import service as simulations
+from amigo_api.tools import service as tools
 from amigo_api.tools.repo import service as tool_repo
 from amigo_api.users import service as users
 
 # Modules with an `ensure_indexes(db)` for their collections.
 INDEX_OWNERS: list[ModuleType] = [organizations, roles, users, api_keys, agents, services, simulations, tool_repo,
-                                  prompt_logs, sql]
+                                  tools, prompt_logs, sql]
 # Modules imported only for what they declare.
 DECLARATIONS: list[ModuleType] = [temporary_grants]
 

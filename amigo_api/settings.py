@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     git_timeout_seconds: float = 600.0
     # Commit history walks at most this many commits for one page (deeper pages are refused).
     git_history_max_commits: int = 10_000
+    # A deleted tool environment variable's name cannot be inserted again for this long: versions still
+    # running may read it.
+    tool_envvar_delete_grace_seconds: float = 3600.0
     # Request bodies: the default limit for JSON endpoints (routes that need more declare their own).
     max_body_bytes: int = 2 * 1024 * 1024
     log_level: str = "INFO"

@@ -106,6 +106,7 @@ _VERSION_SET: dict[str, type] = {**_SERVICE, "version_set_name": str}
 _UNIT_TEST: dict[str, type] = {"simulation_unit_test_id": str, "service_id": str, "tags": str}
 _ORGANIZATION: dict[str, type] = {"org_id": str}
 _PROMPT_LOG: dict[str, type] = {"log_key": str}
+_TOOL: dict[str, type] = {"tool_id": str, "tool_name": str, "tags": str}
 
 
 def _resource_attributes(permission: str) -> dict[str, type]:
@@ -118,6 +119,8 @@ def _resource_attributes(permission: str) -> dict[str, type]:
         return _VERSION_SET if action.endswith("VersionSet") else _SERVICE
     if resource == "Simulation" and action.endswith("SimulationUnitTest"):
         return _UNIT_TEST
+    if resource == "Tool" and action != "AccessRepo":
+        return _TOOL
     if resource == "Admin" and action == "WritePromptLog":
         return _PROMPT_LOG
     if resource == "Organization":

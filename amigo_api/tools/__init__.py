@@ -1,1 +1,2 @@
-"""Tools: the per-organization git repository of tools (the registry and runtime arrive with their issues)."""
+"""Tools: the registry (tools, environment variables, the scaffold) and repo/ (the per-organization git
+repository of tools)."""

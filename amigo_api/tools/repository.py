@@ -1,0 +1,77 @@
+"""MongoDB access for tools and their versions, with their stored shapes (the contract's `ToolInstance` and
+`ToolVersionInstance`, plus what only the server sees: environment variable values and deletions)."""
+
+from datetime import datetime
+from typing import Any, TypedDict
+
+from pymongo import ASCENDING, IndexModel
+
+from amigo_api.core.repository import TypedRepository
+
+
+class TagDocument(TypedDict):
+    key: str
+    value: str | None
+
+
+class ToolDocument(TypedDict):
+    _id: str
+    name: str
+    description: str
+    deprecated: bool
+    tags: list[TagDocument]
+    tag_strings: list[str]  # `key:value` (`key:` for a null value): what tag filters and grant conditions match
+    envvars: list[str]  # names, as ToolInstance shows them
+    secret_envvars: list[str]
+    envvar_values: dict[str, str]  # name -> value: configuration, never shown
+    secret_envvar_values: dict[str, str]  # name -> value encrypted with the service's secret key
+    deleted_envvars: dict[str, datetime]  # name -> when it was deleted (kept for the grace period)
+    creator: dict[str, str]
+    updated_by: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class VersionNumber(TypedDict):
+    major: int
+    minor: int
+    patch: int
+
+
+class ToolVersionDocument(TypedDict):
+    """Written by publishing; read here for deprecation and for the environment variables versions need."""
+
+    _id: str
+    tool_id: str
+    version: VersionNumber
+    required_envvars: list[str]
+    required_secret_envvars: list[str]
+    input_schema: dict[str, Any]
+    tool_commit_hash: str
+    amigo_scaffold_commit_hash: str
+    project_directory: str
+    deprecated: bool
+    creator: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ToolRepository(TypedRepository[ToolDocument]):
+    collection_name = "tools"
+    indexes = [
+        # One non-deprecated tool per name, enforced by the database for concurrent creates.
+        IndexModel([("org_id", ASCENDING), ("name", ASCENDING)], unique=True, name="active_tool_name",
+                   partialFilterExpression={"deprecated": False}),
+        IndexModel([("org_id", ASCENDING), ("tag_strings", ASCENDING)], name="tool_tags"),
+    ]
+
+
+class ToolVersionRepository(TypedRepository[ToolVersionDocument]):
+    collection_name = "tool_versions"
+    indexes = [IndexModel([("org_id", ASCENDING), ("tool_id", ASCENDING), ("deprecated", ASCENDING)],
+                          name="tool_version_tool")]
+
+    async def using_envvar(self, tool_id: str, name: str) -> ToolVersionDocument | None:
+        """A non-deprecated version of the tool that needs the variable."""
+        return await self.load_one({"tool_id": tool_id, "deprecated": False,
+                                    "$or": [{"required_envvars": name}, {"required_secret_envvars": name}]})

@@ -1,0 +1,98 @@
+"""HTTP endpoints of the tool registry (tag Tool): tools, their environment variables, and the scaffold."""
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Response, status
+
+from amigo_api.core.db import OrgDbDep
+from amigo_api.core.ids import OBJECT_ID_PATTERN
+from amigo_api.core.openapi import error_responses
+from amigo_api.core.pagination import ContinuationToken, IdFilter, SortBy, unique
+from amigo_api.core.ratelimit import rate_limit
+from amigo_api.core.routing import domain_router
+from amigo_api.core.state import AppSettings, Secrets, from_app_state
+from amigo_api.tools import schemas as s
+from amigo_api.tools import service
+from amigo_api.tools.auth import Member, ToolCreator, ToolDeleter, ToolModifier
+from amigo_api.tools.scaffold import ScaffoldRelease
+
+router = domain_router("/v1/{organization}/tool", tags=["Tool"])
+ToolId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN, description="The ID of the tool.")]
+Scaffold = Annotated[ScaffoldRelease, Depends(from_app_state("tool_scaffold", ScaffoldRelease))]
+TOOL_404 = "The specified organization or tool does not exist."
+
+
+@router.get("/amigo_tool_scaffold.tar.gz", operation_id="get-tool-scaffold-release",
+            summary="Get the latest tool scaffold release", response_class=Response, dependencies=[rate_limit(50)],
+            responses={200: {"description": "Succeeded.", "content": {"application/gzip": {}}},
+                       **error_responses(r404="Specified organization is not found.")})
+async def get_tool_scaffold_release(_: Member, scaffold: Scaffold) -> Response:
+    """A ready-to-push tool project (docs/tools.md), the same bytes on every call. `X-Scaffold-Release` names
+    the release; the project records it in `[tool.amigo]`."""
+    return Response(scaffold.archive, media_type="application/gzip", headers={
+        "Content-Disposition": 'attachment; filename="amigo_tool_scaffold.tar.gz"',
+        "X-Scaffold-Release": scaffold.release_hash, "ETag": f'"{scaffold.release_hash}"'})
+
+
+@router.post("/", operation_id="create-tool", summary="Create a new tool", status_code=status.HTTP_201_CREATED,
+             response_model=s.CreateToolResponse, dependencies=[rate_limit(20)],
+             responses=error_responses(r404="The specified organization does not exist.",
+                                       r409="A tool with the same name already exists.",
+                                       r400="The tool name is too long."))
+async def create_tool(org: OrgDbDep, body: s.CreateToolRequest, principal: ToolCreator) -> s.CreateToolResponse:
+    """Create a tool without versions: it is usable once a version is published."""
+    return await service.create_tool(org, principal, body)
+
+
+@router.get("/", operation_id="get-tools", summary="Get tools", response_model=s.GetToolsResponse,
+            dependencies=[rate_limit(50)], responses=error_responses(r404="Specified organization is not found."))
+async def get_tools(
+    org: OrgDbDep, _: Member,
+    id: IdFilter = [],  # noqa: A002,B006
+    deprecated: bool | None = None,
+    sort_by: SortBy = [],  # noqa: B006
+    tag: Annotated[list[str], Query(description="`key:value`, `key:*` (any value) or `key:` (null value); all must "
+                                                "match.")] = [],  # noqa: B006
+    limit: Annotated[int, Query(gt=0, le=20)] = 10,
+    continuation_token: ContinuationToken = 0,
+) -> s.GetToolsResponse:
+    """Every member of the organization may list its tools. Sort fields: `name`, `deprecated`. Environment
+    variables appear by name only."""
+    return await service.list_tools(org, ids=unique(id, "id"), deprecated=deprecated, tags=tag, sort_by=sort_by,
+                                    limit=limit, continuation_token=continuation_token)
+
+
+@router.delete("/{tool_id}", operation_id="deprecate-tool", summary="Deprecate a tool",
+               status_code=status.HTTP_204_NO_CONTENT, response_class=Response, dependencies=[rate_limit(20)],
+               responses=error_responses(r404=TOOL_404, r409="A related operation is in progress."))
+async def deprecate_tool(org: OrgDbDep, tool_id: ToolId, principal: ToolDeleter) -> Response:
+    """Deprecate the tool and all its versions; its name is free for a new tool."""
+    await service.deprecate_tool(org, principal, tool_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{tool_id}", operation_id="modify-tool", summary="Modify a tool", status_code=status.HTTP_204_NO_CONTENT,
+             response_class=Response, dependencies=[rate_limit(20)], responses=error_responses(r404=TOOL_404))
+async def modify_tool(org: OrgDbDep, tool_id: ToolId, body: s.ModifyToolRequest, principal: ToolModifier) -> Response:
+    """`description` and `tags` change only when given (not null)."""
+    await service.modify_tool(org, principal, tool_id, body)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{tool_id}/envvar", operation_id="modify-tool-envvars",
+             summary="Modify the environment variables of a tool", status_code=status.HTTP_204_NO_CONTENT,
+             response_class=Response, dependencies=[rate_limit(20)],
+             responses=error_responses(
+                 r404=TOOL_404,
+                 r409="An environment variable with the same name as the one to insert exists or has been recently "
+                      "deleted.",
+                 r400="The specified environment variables to update or delete do not exist, or the environment "
+                      "variables to delete are used by non-deprecated tool versions."))
+async def modify_tool_envvars(org: OrgDbDep, tool_id: ToolId, body: s.ModifyToolEnvvarsRequest,
+                              principal: ToolModifier, settings: AppSettings, secrets: Secrets) -> Response:
+    """Inserts, updates and deletes, applied as one change. Names match `^[A-Z_][A-Z0-9_]*$`; values are never
+    shown (secret ones are encrypted at rest)."""
+    grace = timedelta(seconds=settings.tool_envvar_delete_grace_seconds)
+    await service.modify_envvars(org, principal, secrets, grace, tool_id, body)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

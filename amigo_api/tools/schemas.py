@@ -1,0 +1,85 @@
+"""Request and response models of the tool registry endpoints, as the contract names them."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints
+
+from amigo_api.core.schemas import ContractModel, StrippedNonemptyString, Tag, Tags, UserInfo
+
+# The longest function name LLM providers accept; a longer name is refused with 400, as the contract says.
+MAX_TOOL_NAME = 64
+MAX_DESCRIPTION = 10_000
+MAX_ENVVARS = 100
+MAX_ENVVAR_VALUE = 64 * 1024
+ToolName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"^[a-z0-9_]+$")]
+Description = Annotated[StrippedNonemptyString, StringConstraints(max_length=MAX_DESCRIPTION)]
+# Anchored, unlike the contract's `[A-Z_]+`: a name an environment can carry.
+EnvvarName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128,
+                                              pattern=r"^[A-Z_][A-Z0-9_]*$")]
+EnvvarValue = Annotated[str, StringConstraints(max_length=MAX_ENVVAR_VALUE)]
+
+
+class CreateToolRequest(ContractModel):
+    name: ToolName = Field(description="The name of the tool. It must be unique among all non-deprecated tools "
+                                       f"in the organization; at most {MAX_TOOL_NAME} characters.")
+    description: Description = Field(description="A description of the tool.")
+    tags: Tags = Field(description="The tags of this tool.")
+
+
+class CreateToolResponse(ContractModel):
+    id: str = Field(description="The ID of the tool.")
+
+
+class ModifyToolRequest(ContractModel):
+    description: Description | None = Field(None, description="A description of this tool. Only updates if "
+                                                              "not-null.")
+    tags: Tags | None = Field(None, description="The tags of this tool. Only updates if not-null.")
+
+
+class ToolInstance(ContractModel):
+    id: str
+    org_id: str
+    created_at: datetime
+    updated_at: datetime
+    name: str
+    description: str
+    deprecated: bool
+    envvars: list[str] = Field(description="The names of the tool's environment variables (values are never "
+                                           "shown).")
+    secret_envvars: list[str] = Field(description="The names of the tool's secret environment variables.")
+    tags: list[Tag]
+    creator: UserInfo
+    updated_by: UserInfo
+
+
+class ToolFilterValues(ContractModel):
+    tags: list[str] = Field(description="A list of tags of the tools.")
+
+
+class GetToolsResponse(ContractModel):
+    tools: list[ToolInstance]
+    has_more: bool
+    continuation_token: Any | None
+    filter_values: ToolFilterValues | None
+
+
+class InsertRequest(ContractModel):
+    name: EnvvarName
+    value: EnvvarValue
+    is_secret: bool
+
+
+class UpdateRequest(ContractModel):
+    name: EnvvarName
+    value: EnvvarValue
+
+
+class DeleteRequest(ContractModel):
+    name: EnvvarName
+
+
+class ModifyToolEnvvarsRequest(ContractModel):
+    inserts: Annotated[list[InsertRequest], Field(max_length=MAX_ENVVARS)] = Field(default_factory=list)
+    updates: Annotated[list[UpdateRequest], Field(max_length=MAX_ENVVARS)] = Field(default_factory=list)
+    deletes: Annotated[list[DeleteRequest], Field(max_length=MAX_ENVVARS)] = Field(default_factory=list)
