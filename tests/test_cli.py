@@ -81,6 +81,7 @@ def test_dev_starts_everything_and_keeps_data_and_credentials_across_restarts(tm
     finally:
         output = _stop(process)
     assert "curl" in output and "signin_with_api_key" in output and "tool/git/" in output
+    assert "tool/amigo_tool_scaffold.tar.gz" in output
     assert f"{stack['api_url']}/docs" in output and "credential.helper" in output
     assert '"event"' not in output  # progress lines only; the logs are in the data dir
     assert not httpx_up(stack["api_url"])

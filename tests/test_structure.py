@@ -139,7 +139,7 @@ def test_domains_use_each_other_only_through_services() -> None:
         parts = path.relative_to(PACKAGE).parts
         if len(parts) < 2 or parts[0] == "core":
             continue
-        domain = ".".join(parts[:2]) if parts[0] in ("admin", "tools") else parts[0]
+        domain = ".".join(parts[:2]) if parts[0] in ("admin", "tools") and len(parts) > 2 else parts[0]
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("amigo_api."):
                 module = node.module
