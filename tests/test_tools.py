@@ -217,3 +217,18 @@ async def test_an_expired_lock_can_be_taken_and_the_holder_can_renew(app: Any, a
     assert not await acquire_lock(org, "tool/x", "a", timedelta(minutes=1))
     await release_lock(org, "tool/x", "a")  # not the holder: nothing happens
     assert await lock_holder(org, "tool/x") == "b"
+
+
+async def test_modify_and_deprecate_probes(client: httpx.AsyncClient, admin: Caller) -> None:
+    tool_id = (await _create(client, admin, "probed")).json()["id"]
+    for bad_body in ({"description": {"$ne": None}}, {"tags": {"$where": "1"}}, {"description": ""},
+                     {"description": "d" * 10_001}, {"tags": {f"k{i}": None for i in range(21)}}):
+        answer = await client.post(_url(admin, tool_id), headers=admin.headers, json=bad_body)
+        assert answer.status_code == 422, bad_body
+    for path in ("not-an-id", "a" * 24 + "0"):
+        assert (await client.post(_url(admin, path), headers=admin.headers, json={})).status_code == 422
+    unknown = "0" * 24
+    assert (await client.post(_url(admin, unknown), headers=admin.headers, json={})).status_code == 404
+    assert (await client.delete(_url(admin, unknown), headers=admin.headers)).status_code == 404
+    envvar = await client.post(_url(admin, f"{unknown}/envvar"), headers=admin.headers, json={})
+    assert envvar.status_code == 404 and envvar.json()["error_code"] == "tool_not_found"
