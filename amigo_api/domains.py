@@ -14,6 +14,7 @@ from amigo_api.roles import temporary_grants
 from amigo_api.services import service as services
 from amigo_api.simulations import service as simulations
 from amigo_api.tools import service as tools
+from amigo_api.tools import versions as tool_versions
 from amigo_api.tools.repo import service as tool_repo
 from amigo_api.users import service as users
 
@@ -21,7 +22,7 @@ from amigo_api.users import service as users
 INDEX_OWNERS: list[ModuleType] = [organizations, roles, users, api_keys, agents, services, simulations, tool_repo,
                                   tools, prompt_logs, sql]
 # Modules imported only for what they declare.
-DECLARATIONS: list[ModuleType] = [temporary_grants]
+DECLARATIONS: list[ModuleType] = [temporary_grants, tool_versions]
 
 
 async def ensure_indexes(db: Any) -> None:

@@ -11,7 +11,8 @@ CONTRACT = Path(__file__).resolve().parent / "data" / "amigo-openapi-subset.json
 IMPLEMENTED_TAGS = {"Organization", "User", "Role", "Service", "Simulation", "Admin"}
 IMPLEMENTED_PATHS = {"/v1/{organization}/tool/git/{git_path}", "/v1/{organization}/tool/",
                      "/v1/{organization}/tool/{tool_id}", "/v1/{organization}/tool/{tool_id}/envvar",
-                     "/v1/{organization}/tool/amigo_tool_scaffold.tar.gz"}
+                     "/v1/{organization}/tool/amigo_tool_scaffold.tar.gz", "/v1/{organization}/tool/{tool_id}/version",
+                     "/v1/{organization}/tool/{tool_id}/version/{versions}"}
 # Our documented extensions of the contract, under the same tags.
 EXTENSIONS = {"/v1/{organization}/admin/prompt_logs/", "/v1/{organization}/admin/sql_schema",
               "/v1/{organization}/admin/sql_query/{query_id}/result",
@@ -19,8 +20,12 @@ EXTENSIONS = {"/v1/{organization}/admin/prompt_logs/", "/v1/{organization}/admin
               "/v1/{organization}/user/{user_id}", "/v1/{organization}/user/{user_id}/user_model"}
 
 
+# Operations on the paths above that arrive with a later issue (the sandboxed runner).
+LATER = {"publish-tool-version"}
+
+
 def _implemented(path: str, operation: dict) -> bool:
-    if path in EXTENSIONS:
+    if path in EXTENSIONS or operation.get("operationId") in LATER:
         return False
     return bool(set(operation.get("tags", [])) & IMPLEMENTED_TAGS) or path in IMPLEMENTED_PATHS
 
@@ -34,7 +39,7 @@ async def test_operation_ids_and_documented_statuses_match_the_contract(client: 
     ours = (await client.get("/openapi.json")).json()
     contract = json.loads(CONTRACT.read_text())
     expected = _operations(contract)
-    assert len(expected) == 43, "the contract lists operations for these tags"
+    assert len(expected) == 45, "the contract lists operations for these tags"
     assert _operations(ours) == expected
     for path, method in expected:
         documented = set(contract["paths"][path][method]["responses"])

@@ -50,8 +50,10 @@ class ToolVersionDocument(TypedDict):
     tool_commit_hash: str
     amigo_scaffold_commit_hash: str
     project_directory: str
+    lambda_version: int  # our build number
     deprecated: bool
-    creator: dict[str, str]
+    creator: dict[str, str]  # the contract's ToolVersion UserInfo: `user_id`, `user_org_id`
+    updated_by: dict[str, str]
     created_at: datetime
     updated_at: datetime
 

@@ -14,6 +14,7 @@ from amigo_api.core.routing import domain_router
 from amigo_api.core.state import AppSettings, Secrets, from_app_state
 from amigo_api.tools import schemas as s
 from amigo_api.tools import service
+from amigo_api.tools import versions as versions_service
 from amigo_api.tools.auth import Member, ToolCreator, ToolDeleter, ToolModifier
 from amigo_api.tools.scaffold import ScaffoldRelease
 
@@ -95,4 +96,40 @@ async def modify_tool_envvars(org: OrgDbDep, tool_id: ToolId, body: s.ModifyTool
     shown (secret ones are encrypted at rest)."""
     grace = timedelta(seconds=settings.tool_envvar_delete_grace_seconds)
     await service.modify_envvars(org, principal, secrets, grace, tool_id, body)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# Versions (publishing creates them) -------------------------------------------------------------------
+
+Specifier = Annotated[str, Path(min_length=1, max_length=256, description=(
+    "A PEP 440 version specifier (`==1.2.0`, `>=1,<2`, `~=1.4`): every version of the tool it matches."))]
+
+
+@router.get("/{tool_id}/version", operation_id="get-tool-versions", summary="Get tool versions",
+            response_model=s.GetToolVersionsResponse, dependencies=[rate_limit(50)],
+            responses=error_responses(r404="Specified organization or tool is not found."))
+async def get_tool_versions(
+    org: OrgDbDep, tool_id: ToolId, _: Member,
+    deprecated: bool | None = None,
+    versions: Annotated[str | None, Query(max_length=256, description="A PEP 440 version specifier.")] = None,
+    sort_by: SortBy = [],  # noqa: B006
+    creator: Annotated[list[str], Query(description="Creators as `org_id,user_id`.")] = [],  # noqa: B006
+    limit: Annotated[int, Query(ge=0, le=50)] = 50,
+    continuation_token: ContinuationToken = 0,
+) -> s.GetToolVersionsResponse:
+    """Every member of the organization may list a tool's versions. Sort fields: `created_at`,
+    `version.major`, `version.minor`, `version.patch`, `deprecated`."""
+    return await versions_service.list_versions(
+        org, tool_id, deprecated=deprecated, versions=versions, creators=unique(creator, "creator"), sort_by=sort_by,
+        limit=limit, continuation_token=continuation_token)
+
+
+@router.delete("/{tool_id}/version/{versions}", operation_id="deprecate-tool-version",
+               summary="Deprecate tool versions", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+               dependencies=[rate_limit(20)], responses=error_responses(r404=TOOL_404))
+async def deprecate_tool_version(org: OrgDbDep, tool_id: ToolId, versions: Specifier,
+                                 principal: ToolModifier) -> Response:
+    """Deprecate every version the specifier matches: deprecated versions never run and do not count toward
+    the three a tool may have."""
+    await versions_service.deprecate_versions(org, principal, tool_id, versions)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

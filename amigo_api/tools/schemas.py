@@ -83,3 +83,44 @@ class ModifyToolEnvvarsRequest(ContractModel):
     inserts: Annotated[list[InsertRequest], Field(max_length=MAX_ENVVARS)] = Field(default_factory=list)
     updates: Annotated[list[UpdateRequest], Field(max_length=MAX_ENVVARS)] = Field(default_factory=list)
     deletes: Annotated[list[DeleteRequest], Field(max_length=MAX_ENVVARS)] = Field(default_factory=list)
+
+
+class Version(ContractModel):
+    major: int
+    minor: int
+    patch: int
+
+
+class ToolVersionUserInfo(ContractModel):
+    user_id: str = Field(description="The ID of the user.")
+    user_org_id: str = Field(description="The ID of the user's organization.")
+
+
+class ToolVersionInstance(ContractModel):
+    id: str
+    org_id: str
+    created_at: datetime
+    updated_at: datetime
+    tool_id: str
+    version: Version
+    required_envvars: list[str]
+    required_secret_envvars: list[str]
+    input_schema: dict[str, Any]
+    tool_commit_hash: str
+    amigo_scaffold_commit_hash: str
+    project_directory: str
+    lambda_version: int
+    creator: ToolVersionUserInfo
+    updated_by: ToolVersionUserInfo
+    deprecated: bool
+
+
+class ToolVersionFilterValues(ContractModel):
+    creators: list[ToolVersionUserInfo] = Field(description="The users who created the tool's versions.")
+
+
+class GetToolVersionsResponse(ContractModel):
+    tool_versions: list[ToolVersionInstance]
+    has_more: bool
+    continuation_token: Any | None
+    filter_values: ToolVersionFilterValues | None

@@ -1,0 +1,91 @@
+"""Rules for reading and deprecating tool versions (publishing creates them). Version filters are PEP 440
+specifiers, matched against each version `major.minor.patch` with `packaging`."""
+
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+
+from amigo_api.core.auth import Principal
+from amigo_api.core.clock import utcnow
+from amigo_api.core.db import Document, OrgDb
+from amigo_api.core.pagination import QueryValidationError, and_all, next_token, parse_sort
+from amigo_api.core.sql_tables import SqlTable, register_table
+from amigo_api.tools import schemas as s
+from amigo_api.tools.repository import ToolVersionDocument, ToolVersionRepository
+from amigo_api.tools.service import get_tool, tool_attributes
+
+VERSION_SORT = {"created_at": "created_at", "version.major": "version.major", "version.minor": "version.minor",
+                "version.patch": "version.patch", "deprecated": "deprecated"}
+
+
+def parse_specifier(text: str) -> SpecifierSet:
+    """422 with the reason for a malformed specifier."""
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier as exc:
+        raise QueryValidationError(f"{text!r} is not a PEP 440 version specifier ({exc}); for example "
+                                   "`==1.2.0`, `>=1,<2` or `~=1.4`.") from exc
+
+
+async def _matching_ids(org: OrgDb, tool_id: str, specifier: SpecifierSet, query: Document) -> list[str]:
+    """The ids of the tool's versions the specifier matches (one version number each, so this reads little)."""
+    docs = await ToolVersionRepository(org).find_all({**query, "tool_id": tool_id}, projection={"version": 1})
+    return [d["_id"] for d in docs
+            if specifier.contains(Version(f"{d['version']['major']}.{d['version']['minor']}.{d['version']['patch']}"))]
+
+
+def _creator_filter(creators: list[str]) -> Document | None:
+    if not creators:
+        return None
+    pairs = [c.split(",", 1) for c in creators]
+    if any(len(pair) != 2 or not all(pair) for pair in pairs):
+        raise QueryValidationError("Each creator is `org_id,user_id`.")
+    return {"$or": [{"creator.user_org_id": org_id, "creator.user_id": user_id} for org_id, user_id in pairs]}
+
+
+def _instance(doc: ToolVersionDocument, org_id: str) -> s.ToolVersionInstance:
+    return s.ToolVersionInstance.model_validate({**doc, "id": doc["_id"], "org_id": org_id})
+
+
+async def list_versions(org: OrgDb, tool_id: str, *, deprecated: bool | None, versions: str | None,
+                        creators: list[str], sort_by: list[str], limit: int, continuation_token: int
+                        ) -> s.GetToolVersionsResponse:
+    await get_tool(org, tool_id)
+    sort = parse_sort(sort_by, VERSION_SORT)
+    query = and_all({"tool_id": tool_id}, None if deprecated is None else {"deprecated": deprecated},
+                    _creator_filter(creators))
+    if versions is not None:
+        query = and_all(query, {"_id": {"$in": await _matching_ids(org, tool_id, parse_specifier(versions), query)}})
+    repository = ToolVersionRepository(org)
+    docs, has_more = await repository.load_page(query, sort=sort, skip=continuation_token, limit=limit)
+    filter_values = None
+    if continuation_token == 0:  # over all the tool's versions
+        creators_seen = await repository.distinct("creator", {"tool_id": tool_id})
+        filter_values = s.ToolVersionFilterValues(creators=[
+            s.ToolVersionUserInfo.model_validate(c) for c in sorted(creators_seen, key=lambda c: sorted(c.items()))])
+    return s.GetToolVersionsResponse(
+        tool_versions=[_instance(d, org.org_id) for d in docs], has_more=has_more,
+        continuation_token=next_token(continuation_token, len(docs), has_more), filter_values=filter_values)
+
+
+async def deprecate_versions(org: OrgDb, principal: Principal, tool_id: str, versions: str) -> int:
+    """Every version of the tool the specifier matches; how many changed."""
+    specifier = parse_specifier(versions)
+    principal.require("Tool:ModifyTool", tool_attributes(await get_tool(org, tool_id)))
+    ids = await _matching_ids(org, tool_id, specifier, {"deprecated": False})
+    if not ids:
+        return 0
+    return await ToolVersionRepository(org).update_many({"_id": {"$in": ids}, "deprecated": False}, {"$set": {
+        "deprecated": True, "updated_at": utcnow(),
+        "updated_by": {"user_id": principal.user_id, "user_org_id": principal.issuer_org_id}}})
+
+
+def _columns() -> dict[str, Any]:
+    names = ("tool_id", "version", "required_envvars", "required_secret_envvars", "tool_commit_hash",
+             "amigo_scaffold_commit_hash", "project_directory", "lambda_version", "deprecated", "creator",
+             "updated_by", "created_at", "updated_at")
+    return {"tool_version_id": "_id", **{name: name for name in names}}
+
+
+register_table(SqlTable("tool_versions", ToolVersionRepository.collection_name, _columns()))
