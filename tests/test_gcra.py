@@ -61,3 +61,16 @@ def test_storage_uris() -> None:
     assert isinstance(store_from_uri("async+memory://"), MemoryStore)
     with pytest.raises(ValueError, match="AMIGO_RATE_LIMIT_STORAGE"):
         store_from_uri("memcached://localhost")
+
+
+async def test_sweeping_drops_spent_budgets_and_does_not_run_on_every_request() -> None:
+    clock = Clock()
+    store = MemoryStore(clock, sweep_at=10)
+    for i in range(10):
+        await store.hit(f"old{i}", 60)
+    clock.now += 61  # all ten are back to a full budget
+    await store.hit("new", 60)
+    assert len(store) == 1
+    for i in range(30):  # all live: sweeps find nothing to drop, and then wait for the dict to double
+        await store.hit(f"live{i}", 60)
+    assert len(store) == 31 and store._sweep_at >= 20

@@ -41,9 +41,10 @@ class Store(Protocol):
 class MemoryStore:
     """One process's budgets."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, sweep_at: int = _SWEEP_AT) -> None:
         self._clock = clock
         self._tats: dict[str, float] = {}
+        self._sweep_at = self._min_sweep_at = sweep_at
 
     def __len__(self) -> int:
         return len(self._tats)
@@ -54,14 +55,16 @@ class MemoryStore:
         new_tat = tat + PERIOD_SECONDS / limit
         if new_tat - now > PERIOD_SECONDS + _EPSILON:
             return decide(limit, False, tat, now)
-        if len(self._tats) >= _SWEEP_AT:
+        if len(self._tats) >= self._sweep_at:
             self._sweep(now)
         self._tats[key] = new_tat
         return decide(limit, True, new_tat, now)
 
     def _sweep(self, now: float) -> None:
-        """A TAT in the past means a full budget, the same as no entry."""
+        """A TAT in the past means a full budget, the same as no entry. The next sweep waits until the dict has
+        doubled again, so many live budgets cannot make every request sweep."""
         self._tats = {k: t for k, t in self._tats.items() if t > now}
+        self._sweep_at = max(self._min_sweep_at, 2 * len(self._tats))
 
 
 # KEYS[1] the budget; ARGV[1] the limit per period, ARGV[2] the period in seconds.
