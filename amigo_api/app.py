@@ -147,10 +147,11 @@ def _document_security_schemes(app: FastAPI) -> None:
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = generate()
-            schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(security_schemes())
-        return app.openapi_schema or generate()
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(security_schemes())
+        return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 

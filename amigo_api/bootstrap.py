@@ -32,10 +32,10 @@ async def bootstrap(settings: Settings, org_id: str, email: str, role_name: str,
     clusters = Clusters(settings)
     try:
         org = await clusters.org_db(org_id, cluster)
+        await domains.ensure_indexes(org.db)
         if not await organizations.organization_exists(org):
             await provision_organization(clusters, org_id, cluster or settings.default_cluster, _details(org_id))
             org = await clusters.org_db(org_id)
-        await domains.ensure_indexes(org.db)
         role = await roles.find_active_role(org, role_name)
         key_role = await roles.find_active_role(org, defaults.SUPER_ADMIN_ROLE)
         if role is None or key_role is None:

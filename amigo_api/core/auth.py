@@ -243,7 +243,7 @@ def authenticator_info(call: object) -> AuthenticatorInfo | None:
 
 
 def is_authenticator(call: object) -> bool:
-    return authenticator_info(call) is not None or isinstance(call, Permission)
+    return authenticator_info(call) is not None
 
 
 def security_schemes() -> dict[str, Any]:
@@ -268,9 +268,7 @@ async def authenticate(request: Request, org: OrgDbDep) -> Principal:
 
 async def authenticate_optional(request: Request, org: OrgDbDep) -> Principal | None:
     """For endpoints open to anonymous callers that show more to signed-in users."""
-    if not request.headers.get("authorization"):
-        return None
-    return await resolve_principal(request, org, request_credentials(request), request.headers.get("x-org-id"))
+    return await authenticate(request, org) if request.headers.get("authorization") else None
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

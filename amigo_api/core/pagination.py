@@ -1,7 +1,7 @@
 """Pagination, sorting and tag filters, written once for every list endpoint."""
 
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 from fastapi import Query
 
@@ -65,8 +65,15 @@ def tag_filters(tags: Iterable[str], field: str = "tags") -> list[Document]:
     return clauses
 
 
-def tags_to_list(tags: dict[str, str | None]) -> list[Document]:
-    return [{"key": k, "value": v} for k, v in tags.items()]
+class TagDocument(TypedDict):
+    """A tag as documents store it (and the contract shows it)."""
+
+    key: str
+    value: str | None
+
+
+def tags_to_list(tags: dict[str, str | None]) -> list[TagDocument]:
+    return [TagDocument(key=k, value=v) for k, v in tags.items()]
 
 
 def tags_to_strings(tags: dict[str, str | None]) -> list[str]:

@@ -79,11 +79,10 @@ class DeclaredRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
-        limits = declared_limits(self.dependant)
         self.rate_limit = self._take_rate_limit()
         if self.rate_limit is not None and not is_authenticated(self.dependant):
             raise ValueError(f"{self.path}: rate_limit() needs an authenticated route; use anonymous_rate_limit()")
-        self.responses = declared_responses(self.dependant, limits, self.responses)
+        self.responses = declared_responses(self.dependant, enforced_limits(self), self.responses)
         security = declared_security(self.dependant)
         if security is not None and "security" not in (self.openapi_extra or {}):
             self.openapi_extra = {**(self.openapi_extra or {}), "security": security}

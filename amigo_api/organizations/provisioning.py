@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import structlog
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from amigo_api import domains
 from amigo_api.core.auth import Principal
 from amigo_api.core.clock import utcnow
 from amigo_api.core.db import Clusters, OrgDb, in_transaction
@@ -41,7 +40,8 @@ async def provision_organization(
     clusters: Clusters, org_id: str, cluster: str, details: OrganizationDetails,
     external_admin: tuple[str, str] | None = None,
 ) -> ProvisionedOrganization:
-    """The map entry is the lock against a concurrent create; it is removed again if the transaction fails."""
+    """The map entry is the lock against a concurrent create; it is removed again if the transaction fails.
+    The cluster's indexes are the caller's to ensure (the app does at startup, bootstrap before it writes)."""
     if not is_valid_org_id(org_id):
         raise InvalidRequest(f"Organization IDs are 1 to 63 lowercase letters, digits, `-` and `_` (got {org_id!r}).",
                              error_code="invalid_organization_id")
@@ -49,9 +49,7 @@ async def provision_organization(
         raise InvalidRequest("The specified organization ID is reserved.", error_code="organization_id_reserved")
     await clusters.map_org(org_id, cluster)
     try:
-        org = await clusters.org_db(org_id)
-        await domains.ensure_indexes(org.db)
-        return await _write_organization(org, details, external_admin)
+        return await _write_organization(await clusters.org_db(org_id), details, external_admin)
     except BaseException:
         await clusters.unmap_org(org_id)
         raise

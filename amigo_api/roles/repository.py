@@ -5,6 +5,7 @@ from typing import Any, Literal, TypedDict
 
 from pymongo import ASCENDING, IndexModel
 
+from amigo_api.core.pagination import TagDocument
 from amigo_api.core.repository import TypedRepository
 
 
@@ -21,11 +22,6 @@ class RoleDocument(TypedDict):
     expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
-
-
-class TagDocument(TypedDict):
-    key: str
-    value: str | None
 
 
 class TemporaryGrantDocument(TypedDict):

@@ -16,7 +16,7 @@ from amigo_api.core.permissions import PermissionGrant, role_covers, stored_gran
 from amigo_api.core.references import register_user_cleanup
 from amigo_api.core.schemas import duration_within
 from amigo_api.roles import schemas as s
-from amigo_api.roles.repository import TagDocument, TemporaryGrantDocument, TemporaryGrantRepository
+from amigo_api.roles.repository import TemporaryGrantDocument, TemporaryGrantRepository
 from amigo_api.roles.service import check_permission_names
 from amigo_api.users.service import get_user
 
@@ -53,7 +53,7 @@ async def create_temporary_grant(org: OrgDb, principal: Principal, body: s.Creat
     doc = TemporaryGrantDocument(
         _id=new_id(), user_id=body.user_id, permission_grant=grant.model_dump(), justification=body.justification,
         creator={"org_id": principal.issuer_org_id, "user_id": principal.user_id},
-        tags=[TagDocument(key=t["key"], value=t["value"]) for t in tags_to_list(body.tags)],
+        tags=tags_to_list(body.tags),
         tag_strings=tags_to_strings(body.tags), expires_at=now + duration, created_at=now, updated_at=now)
     await TemporaryGrantRepository(org).store(doc)
     on_change(org.org_id)

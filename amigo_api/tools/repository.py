@@ -6,12 +6,8 @@ from typing import Any, TypedDict
 
 from pymongo import ASCENDING, IndexModel
 
+from amigo_api.core.pagination import TagDocument
 from amigo_api.core.repository import TypedRepository
-
-
-class TagDocument(TypedDict):
-    key: str
-    value: str | None
 
 
 class ToolDocument(TypedDict):

@@ -17,7 +17,7 @@ from amigo_api.core.locks import acquire_lock, release_lock
 from amigo_api.core.pagination import and_all, next_token, parse_sort, tag_filters, tags_to_list, tags_to_strings
 from amigo_api.core.sql_tables import SqlTable, register_table
 from amigo_api.tools import schemas as s
-from amigo_api.tools.repository import TagDocument, ToolDocument, ToolRepository, ToolVersionRepository
+from amigo_api.tools.repository import ToolDocument, ToolRepository, ToolVersionRepository
 
 TOOL_SORT = {"name": "name", "deprecated": "deprecated"}
 DEPRECATION_LOCK_TTL = timedelta(minutes=1)
@@ -47,10 +47,6 @@ async def get_tool(org: OrgDb, tool_id: str) -> ToolDocument:
     return found(await ToolRepository(org).get(tool_id), _not_found())
 
 
-def _tags(tags: dict[str, str | None]) -> list[TagDocument]:
-    return [TagDocument(key=t["key"], value=t["value"]) for t in tags_to_list(tags)]
-
-
 def _instance(tool: ToolDocument, org_id: str) -> s.ToolInstance:
     return s.ToolInstance(
         id=tool["_id"], org_id=org_id, created_at=tool["created_at"], updated_at=tool["updated_at"],
@@ -67,7 +63,7 @@ async def create_tool(org: OrgDb, principal: Principal, body: s.CreateToolReques
     principal.require("Tool:CreateTool", {"tool_name": body.name, "tags": tags_to_strings(body.tags)})
     now = utcnow()
     tool = ToolDocument(
-        _id=new_id(), name=body.name, description=body.description, deprecated=False, tags=_tags(body.tags),
+        _id=new_id(), name=body.name, description=body.description, deprecated=False, tags=tags_to_list(body.tags),
         tag_strings=tags_to_strings(body.tags), envvars=[], secret_envvars=[], envvar_values={},
         secret_envvar_values={}, deleted_envvars={}, creator=principal.user_info, updated_by=principal.user_info,
         created_at=now, updated_at=now)
@@ -100,7 +96,7 @@ async def modify_tool(org: OrgDb, principal: Principal, tool_id: str, body: s.Mo
     if body.description is not None:
         changes["description"] = body.description
     if body.tags is not None:
-        changes.update(tags=_tags(body.tags), tag_strings=tags_to_strings(body.tags))
+        changes.update(tags=tags_to_list(body.tags), tag_strings=tags_to_strings(body.tags))
         principal.require("Tool:ModifyTool", {**tool_attributes(tool), "tags": changes["tag_strings"]})
     await ToolRepository(org).update_one({"_id": tool_id}, {"$set": changes})
 
@@ -173,19 +169,19 @@ async def modify_envvars(org: OrgDb, principal: Principal, box: SecretBox, grace
                          body: s.ModifyToolEnvvarsRequest) -> None:
     """Inserts, updates and deletes as one change, checked against the tool as it is when it is written."""
     _check_names_once(body)
-    principal.require("Tool:ModifyTool", tool_attributes(await get_tool(org, tool_id)))
 
     async def write(session: AsyncClientSession) -> None:
         tools = ToolRepository(org, session)
-        current = await tools.claim({"_id": tool_id})
+        current = cast(ToolDocument | None, await tools.claim({"_id": tool_id}))
         if current is None:
             raise _not_found()
+        principal.require("Tool:ModifyTool", tool_attributes(current))
         for delete in body.deletes:
             if await ToolVersionRepository(org, session).using_envvar(tool_id, delete.name) is not None:
                 raise InvalidRequest(f"The environment variable {delete.name} is required by a non-deprecated "
                                      "version of the tool.", error_code="envvar_in_use")
         now = utcnow()
-        changes = _envvar_changes(cast(ToolDocument, current), body, box, now, grace)
+        changes = _envvar_changes(current, body, box, now, grace)
         await tools.update_one({"_id": tool_id}, {"$set": {
             **changes, "updated_by": principal.user_info, "updated_at": now}})
 
