@@ -71,6 +71,30 @@ class Settings(BaseSettings):
     # A deleted tool environment variable's name cannot be inserted again for this long: versions still
     # running may read it.
     tool_envvar_delete_grace_seconds: float = 3600.0
+    # The tool runner (docs/tools.md): `amigo-api worker` serves this Temporal task queue; runs and builds of
+    # tool code happen only there.
+    tool_task_queue: str = "tools"
+    # Built environments, content-addressed by the project's files (shared by the runs of a worker host).
+    tool_build_root: str = ".amigo/tool-builds"
+    # Where `uv` finds packages: an index (None: uv's default, PyPI), local wheel folders, and whether to
+    # stay offline (then every dependency must be in `tool_find_links` or uv's cache).
+    tool_index_url: str | None = None
+    tool_find_links: list[str] = Field(default_factory=list)
+    tool_build_offline: bool = False
+    tool_build_timeout_seconds: float = 600.0
+    # Limits of one run of tool code in the sandbox.
+    tool_run_timeout_seconds: float = 30.0
+    tool_test_timeout_seconds: float = 300.0
+    tool_cpu_seconds: int = 60
+    tool_memory_mb: int = 1024
+    tool_max_processes: int = 64
+    tool_max_open_files: int = 256
+    tool_max_file_mb: int = 64
+    # Development only: run tool code without bubblewrap (no isolation at all; every run logs a warning).
+    tool_sandbox: bool = True
+    # Give tool code the host's network (egress to anything the worker reaches, the database included unless
+    # the network keeps it apart). Off: the sandbox has only its own loopback.
+    tool_network: bool = False
     # Request bodies: the default limit for JSON endpoints (routes that need more declare their own).
     max_body_bytes: int = 2 * 1024 * 1024
     log_level: str = "INFO"

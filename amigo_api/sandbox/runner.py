@@ -1,0 +1,147 @@
+"""One run of tool code: the harness in its own confined process, with a wall-clock timeout that kills the
+whole process tree, its answer read from a pipe of its own, and every way it can end turned into a result
+(never an exception for the caller to map to a 500)."""
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from amigo_api.sandbox.confinement import (
+    ENV_MOUNT,
+    HARNESS_MOUNT,
+    Limits,
+    Mounts,
+    bwrap_command,
+    check_bubblewrap,
+    unconfined_command,
+)
+
+log = structlog.get_logger(__name__)
+HARNESS = Path(__file__).with_name("harness.py")
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+LOG_TAIL_BYTES = 16 * 1024
+RUNTIME_ENV = {"PATH": f"{ENV_MOUNT}/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """The harness's answer, or why there is none (`failure_type`: TimeoutError, MemoryError, ProcessExited)."""
+
+    answer: dict[str, Any] | None
+    failure_type: str | None
+    failure_message: str
+    log_tail: str
+
+    @property
+    def succeeded(self) -> bool:
+        return self.answer is not None
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    limits: Limits
+    confined: bool = True
+    network: bool = False
+
+
+async def _read_capped(reader: asyncio.StreamReader, cap: int, keep_tail: bool) -> tuple[bytes, bool]:
+    """Everything up to `cap` bytes (or the last `cap` bytes), and whether there was more."""
+    data, overflow = bytearray(), False
+    while chunk := await reader.read(65536):
+        data += chunk
+        if len(data) > cap:
+            overflow = True
+            data = data[-cap:] if keep_tail else data[:cap]
+    return bytes(data), overflow
+
+
+async def _open_pipe() -> tuple[asyncio.StreamReader, int]:
+    read_fd, write_fd = os.pipe()
+    reader = asyncio.StreamReader(limit=MAX_ANSWER_BYTES)
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", 0))
+    return reader, write_fd
+
+
+def _kill_tree(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # bwrap leads its own group; the sandbox dies with it
+
+
+def _signal_of(returncode: int) -> int | None:
+    if returncode < 0:
+        return -returncode
+    return returncode - 128 if returncode > 128 else None  # bwrap exits 128+N for a child killed by N
+
+
+def _failure(returncode: int, timed_out: bool, limits: Limits) -> tuple[str, str]:
+    if timed_out:
+        return "TimeoutError", f"The tool did not finish within {limits.wall_seconds:g} s and was stopped."
+    number = _signal_of(returncode)
+    if number == signal.SIGXCPU:
+        return "TimeoutError", f"The tool used more than {limits.cpu_seconds} s of CPU time and was stopped."
+    if number == signal.SIGKILL:
+        return "MemoryError", f"The tool was killed, most likely for using more than {limits.memory_mb} MB."
+    if number == signal.SIGXFSZ:
+        return "ProcessExited", f"The tool wrote a file larger than {limits.max_file_mb} MB and was stopped."
+    if number is not None:
+        return "ProcessExited", f"The tool's process was killed by {signal.Signals(number).name} before answering."
+    return "ProcessExited", f"The tool's process exited with code {returncode} before answering."
+
+
+def command_for(mode: str, result_fd: int, mounts: Mounts, env: dict[str, str], config: RunnerConfig
+                ) -> list[str]:
+    argv = [f"{ENV_MOUNT}/bin/python", "-I", "-B", HARNESS_MOUNT, mode, str(result_fd)]
+    if not config.confined:
+        log.warning("tool_run_unconfined", hint="AMIGO_TOOL_SANDBOX=false: tool code runs without any isolation; "
+                                                "never use this outside development.")
+        return unconfined_command(argv, mounts, config.limits)
+    check_bubblewrap()
+    return bwrap_command(argv, mounts, {**RUNTIME_ENV, **env}, config.limits, network=config.network)
+
+
+async def run_harness(mode: str, request: dict[str, Any], mounts: Mounts, env: dict[str, str],
+                      config: RunnerConfig, wall_seconds: float | None = None) -> RunOutcome:
+    """Run the harness in `mode` on `request`; raises only SandboxUnavailable (the worker cannot confine)."""
+    limits = config.limits
+    answers, write_fd = await _open_pipe()
+    try:
+        command = command_for(mode, write_fd, mounts, env, config)
+        process = await asyncio.create_subprocess_exec(
+            *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True,
+            env={**RUNTIME_ENV, **env} if not config.confined else {}, cwd=str(mounts.project))
+    finally:
+        os.close(write_fd)
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(json.dumps(request).encode())
+    process.stdin.close()
+    output = asyncio.create_task(_read_capped(process.stdout, LOG_TAIL_BYTES, keep_tail=True))
+    answer = asyncio.create_task(_read_capped(answers, MAX_ANSWER_BYTES, keep_tail=False))
+    timed_out = False
+    try:
+        await asyncio.wait_for(process.wait(), wall_seconds or limits.wall_seconds)
+    except TimeoutError:
+        timed_out = True
+        _kill_tree(process)
+        await process.wait()
+    finally:
+        if process.returncode is None:  # cancelled: the tree must not outlive the activity
+            _kill_tree(process)
+    log_tail = (await output)[0].decode(errors="replace")
+    answer_bytes, too_big = await answer
+    if not timed_out and answer_bytes and not too_big:
+        return RunOutcome(json.loads(answer_bytes), None, "", log_tail)
+    if too_big:
+        return RunOutcome(None, "ProcessExited", f"The tool's answer is larger than {MAX_ANSWER_BYTES} bytes.",
+                          log_tail)
+    failure_type, message = _failure(process.returncode or 0, timed_out, limits)
+    return RunOutcome(None, failure_type, message, log_tail)
