@@ -49,13 +49,21 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     run(host, port, workers)
 
 
+class Queue(StrEnum):
+    all = "all"
+    main = "main"
+    tools = "tools"
+
+
 @app.command()
-def worker() -> None:
+def worker(queue: Annotated[Queue, typer.Option(help=(
+        "`main`: the service's own workflows (SQL queries); `tools`: builds and runs of tool code, on hosts with "
+        "bubblewrap (scale these apart); `all`: both."))] = Queue.all) -> None:
     """Run the Temporal worker."""
     from amigo_api.workflows.worker import run_worker
 
     _require_secret_key()
-    asyncio.run(run_worker(_settings()))
+    asyncio.run(run_worker(_settings(), main=queue != Queue.tools, tools=queue != Queue.main))
 
 
 class RoleName(StrEnum):

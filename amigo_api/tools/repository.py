@@ -2,9 +2,9 @@
 `ToolVersionInstance`, plus what only the server sees: environment variable values and deletions)."""
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from amigo_api.core.pagination import TagDocument
 from amigo_api.core.repository import TypedRepository
@@ -52,6 +52,7 @@ class ToolVersionDocument(TypedDict):
     updated_by: dict[str, str]
     created_at: datetime
     updated_at: datetime
+    publish_id: NotRequired[str]  # the publish workflow that recorded it (a retried record finds its own)
 
 
 class ToolRepository(TypedRepository[ToolDocument]):
@@ -67,7 +68,9 @@ class ToolRepository(TypedRepository[ToolDocument]):
 class ToolVersionRepository(TypedRepository[ToolVersionDocument]):
     collection_name = "tool_versions"
     indexes = [IndexModel([("org_id", ASCENDING), ("tool_id", ASCENDING), ("deprecated", ASCENDING)],
-                          name="tool_version_tool")]
+                          name="tool_version_tool"),
+               IndexModel([("org_id", ASCENDING), ("tool_id", ASCENDING), ("version.major", DESCENDING),
+                           ("version.minor", DESCENDING), ("version.patch", DESCENDING)], name="tool_version_order")]
 
     async def using_envvar(self, tool_id: str, name: str) -> ToolVersionDocument | None:
         """A non-deprecated version of the tool that needs the variable."""

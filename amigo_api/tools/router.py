@@ -11,9 +11,9 @@ from amigo_api.core.openapi import error_responses
 from amigo_api.core.pagination import ContinuationToken, IdFilter, SortBy, unique
 from amigo_api.core.ratelimit import rate_limit
 from amigo_api.core.routing import domain_router
-from amigo_api.core.state import AppSettings, Secrets, from_app_state
+from amigo_api.core.state import AppSettings, Secrets, TemporalClient, from_app_state
+from amigo_api.tools import publishing, service
 from amigo_api.tools import schemas as s
-from amigo_api.tools import service
 from amigo_api.tools import versions as versions_service
 from amigo_api.tools.auth import Member, ToolCreator, ToolDeleter, ToolModifier
 from amigo_api.tools.scaffold import ScaffoldRelease
@@ -100,6 +100,23 @@ async def modify_tool_envvars(org: OrgDbDep, tool_id: ToolId, body: s.ModifyTool
 
 
 # Versions (publishing creates them) -------------------------------------------------------------------
+
+@router.post("/{tool_id}/version", operation_id="publish-tool-version", summary="Publish a new version of a tool",
+             status_code=status.HTTP_201_CREATED, response_model=s.PublishToolVersionResponse,
+             dependencies=[rate_limit(10)], responses=error_responses(
+                 r404="The specified organization, tool, commit, or project directory does not exist.",
+                 r400="Specified commit is older than the last valid commit, or the environment variables required "
+                      "by the tool version do not exist on the tool, or more than 3 active versions of the tool "
+                      "exist, or tool build has failed.",
+                 r409="A related operation is in progress."))
+async def publish_tool_version(org: OrgDbDep, tool_id: ToolId, body: s.PublishToolVersionRequest,
+                               principal: ToolModifier, temporal: TemporalClient,
+                               settings: AppSettings) -> s.PublishToolVersionResponse:
+    """Build the project at `project_path` on the tip of `main` in the organization's tool repository, run its
+    tests in the sandbox, read its input schema, and record the version (docs/tools.md). The call waits for
+    the result: about a second for an unchanged project, longer when dependencies must be installed."""
+    return await publishing.publish_version(org, principal, temporal, settings, tool_id, body)
+
 
 Specifier = Annotated[str, Path(min_length=1, max_length=256, description=(
     "A PEP 440 version specifier (`==1.2.0`, `>=1,<2`, `~=1.4`): every version of the tool it matches."))]

@@ -1,7 +1,7 @@
 """Request and response models of the tool registry endpoints, as the contract names them."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -124,3 +124,15 @@ class GetToolVersionsResponse(ContractModel):
     has_more: bool
     continuation_token: Any | None
     filter_values: ToolVersionFilterValues | None
+
+
+class PublishToolVersionRequest(ContractModel):
+    project_path: Annotated[str, StringConstraints(pattern=r"^[-\w\d_/]+$", max_length=1024)] = Field(
+        description="The directory in the tools repo that contains the `pyproject.toml` file corresponding to the "
+                    "tool version to publish.")
+    bump_type: Literal["major", "minor", "patch"] = Field(
+        description="The type of bump to apply to the version. For initial version of the tool, use `major`.")
+
+
+class PublishToolVersionResponse(ContractModel):
+    new_version: str = Field(description="The new version of the tool.")

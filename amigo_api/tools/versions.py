@@ -5,14 +5,18 @@ from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from amigo_api.core.auth import Principal
 from amigo_api.core.clock import utcnow
-from amigo_api.core.db import Document, OrgDb
+from amigo_api.core.db import Document, OrgDb, in_transaction
+from amigo_api.core.errors import InvalidRequest, NotFound
+from amigo_api.core.ids import new_id
 from amigo_api.core.pagination import QueryValidationError, and_all, next_token, parse_sort
 from amigo_api.core.sql_tables import SqlTable, register_table
 from amigo_api.tools import schemas as s
-from amigo_api.tools.repository import ToolVersionDocument, ToolVersionRepository
+from amigo_api.tools.publish_workflow import BuiltProject, PublishJob, PublishSource
+from amigo_api.tools.repository import ToolRepository, ToolVersionDocument, ToolVersionRepository, VersionNumber
 from amigo_api.tools.service import get_tool, tool_attributes
 
 VERSION_SORT = {"created_at": "created_at", "version.major": "version.major", "version.minor": "version.minor",
@@ -89,3 +93,70 @@ def _columns() -> dict[str, Any]:
 
 
 register_table(SqlTable("tool_versions", ToolVersionRepository.collection_name, _columns()))
+
+
+# Publishing -------------------------------------------------------------------------------------------
+
+MAX_ACTIVE_VERSIONS = 3
+NEWEST_FIRST = [("version.major", -1), ("version.minor", -1), ("version.patch", -1)]
+
+
+async def last_commit(org: OrgDb, tool_id: str) -> str | None:
+    """The commit of the most recently published version (deprecated ones included)."""
+    docs, _ = await ToolVersionRepository(org).find_page({"tool_id": tool_id}, sort=[("created_at", -1)], skip=0,
+                                                         limit=1, projection={"tool_commit_hash": 1})
+    return docs[0]["tool_commit_hash"] if docs else None
+
+
+async def check_can_add(org: OrgDb, tool_id: str, bump_type: str, *, first: bool,
+                        session: AsyncClientSession | None = None) -> None:
+    if first and bump_type != "major":
+        raise InvalidRequest("The first version of a tool must be published with `bump_type` `major`.",
+                             error_code="first_version_not_major")
+    active = await ToolVersionRepository(org, session).count({"tool_id": tool_id, "deprecated": False})
+    if active >= MAX_ACTIVE_VERSIONS:
+        raise InvalidRequest(f"The tool has {MAX_ACTIVE_VERSIONS} non-deprecated versions already: deprecate one "
+                             "(DELETE /v1/{organization}/tool/{tool_id}/version/{versions}) first.",
+                             error_code="too_many_versions")
+
+
+def bumped(highest: VersionNumber | None, bump_type: str) -> VersionNumber:
+    if highest is None:
+        return VersionNumber(major=1, minor=0, patch=0)
+    major, minor, patch = highest["major"], highest["minor"], highest["patch"]
+    if bump_type == "major":
+        return VersionNumber(major=major + 1, minor=0, patch=0)
+    if bump_type == "minor":
+        return VersionNumber(major=major, minor=minor + 1, patch=0)
+    return VersionNumber(major=major, minor=minor, patch=patch + 1)
+
+
+def version_text(number: VersionNumber) -> str:
+    return f"{number['major']}.{number['minor']}.{number['patch']}"
+
+
+async def record_version(org: OrgDb, job: PublishJob, source: PublishSource, built: BuiltProject) -> str:
+    """The new version, numbered from the tool's highest one; a retry of the same publish finds its own."""
+    async def write(session: AsyncClientSession) -> str:
+        repository = ToolVersionRepository(org, session)
+        mine = await repository.load_one({"tool_id": job.tool_id, "publish_id": job.lock_owner})
+        if mine is not None:
+            return version_text(mine["version"])
+        tool = await ToolRepository(org, session).claim({"_id": job.tool_id, "deprecated": False})
+        if tool is None:
+            raise NotFound("The specified tool does not exist or was deprecated meanwhile.",
+                           error_code="tool_not_found")
+        highest, _ = await repository.load_page({"tool_id": job.tool_id}, sort=NEWEST_FIRST, skip=0, limit=1)
+        await check_can_add(org, job.tool_id, job.bump_type, first=not highest, session=session)
+        number = bumped(highest[0]["version"] if highest else None, job.bump_type)
+        now, user = utcnow(), {"user_id": job.user_id, "user_org_id": job.user_org_id}
+        await repository.store(ToolVersionDocument(
+            _id=new_id(), tool_id=job.tool_id, version=number, required_envvars=source.envvars,
+            required_secret_envvars=source.secret_envvars, input_schema=built.input_schema,
+            tool_commit_hash=source.commit, amigo_scaffold_commit_hash=source.scaffold_release,
+            project_directory=job.project_path, lambda_version=await repository.count({"tool_id": job.tool_id}) + 1,
+            deprecated=False, creator=user, updated_by=user, created_at=now, updated_at=now,
+            publish_id=job.lock_owner))
+        return version_text(number)
+
+    return await in_transaction(org, write)

@@ -1,6 +1,7 @@
 """The Temporal worker entry point: every workflow and activity of the product is registered here."""
 
 import asyncio
+import contextlib
 import signal
 import uuid
 from collections.abc import Callable
@@ -17,12 +18,16 @@ from temporalio.worker import Worker
 from amigo_api import domains  # noqa: F401  (the SQL tables every domain declares)
 from amigo_api.admin.sql.activities import mark_sql_query_failed, run_sql_query
 from amigo_api.admin.sql.workflow import SqlQueryWorkflow
+from amigo_api.sandbox.confinement import SandboxUnavailable, check_bubblewrap
 from amigo_api.settings import Settings
+from amigo_api.tools.publish_activities import ACTIVITIES as TOOL_ACTIVITIES
+from amigo_api.tools.publish_workflow import PublishToolVersionWorkflow
 from amigo_api.workflows.probe import ProbeWorkflow, probe_activity
 
 log = structlog.get_logger(__name__)
 WORKFLOWS = [ProbeWorkflow, SqlQueryWorkflow]
 ACTIVITIES: list[Callable[..., Any]] = [probe_activity, run_sql_query, mark_sql_query_failed]
+TOOL_WORKFLOWS = [PublishToolVersionWorkflow]
 
 
 async def connect(settings: Settings) -> Client:
@@ -33,18 +38,42 @@ async def connect(settings: Settings) -> Client:
 SHUTDOWN_SECONDS = 5
 
 
-async def run_worker(settings: Settings) -> None:
+def _workers(client: Client, settings: Settings, *, main: bool, tools: bool) -> list[Worker]:
+    queues = ([(settings.temporal_task_queue, WORKFLOWS, ACTIVITIES)] if main else []) + (
+        [(settings.tool_task_queue, TOOL_WORKFLOWS, TOOL_ACTIVITIES)] if tools else [])
+    return [Worker(client, task_queue=queue, workflows=workflows, activities=activities,
+                   graceful_shutdown_timeout=timedelta(seconds=SHUTDOWN_SECONDS))
+            for queue, workflows, activities in queues]
+
+
+async def run_worker(settings: Settings, *, main: bool = True, tools: bool = True) -> None:
+    """Serve the main task queue, the tools task queue, or both, until a signal stops the process."""
     client = await connect(settings)
-    worker = Worker(client, task_queue=settings.temporal_task_queue, workflows=WORKFLOWS, activities=ACTIVITIES,
-                    graceful_shutdown_timeout=timedelta(seconds=SHUTDOWN_SECONDS))
+    if tools:
+        _check_sandbox(settings)
+    workers = _workers(client, settings, main=main, tools=tools)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker_started", task_queue=settings.temporal_task_queue, address=settings.temporal_address)
-    async with worker:
+    async with contextlib.AsyncExitStack() as running:
+        for worker in workers:
+            await running.enter_async_context(worker)
+        log.info("worker_started", task_queues=[w.task_queue for w in workers], address=settings.temporal_address)
         await stop.wait()
     log.info("worker_stopped")
+
+
+def _check_sandbox(settings: Settings) -> None:
+    """Say at start, not at the first publish, when this host cannot confine tool code."""
+    if not settings.tool_sandbox:
+        log.warning("tool_sandbox_disabled", hint="AMIGO_TOOL_SANDBOX=false: tool code runs without isolation; "
+                                                  "development only.")
+        return
+    try:
+        check_bubblewrap()
+    except SandboxUnavailable as error:
+        log.error("tool_sandbox_unavailable", error=str(error))
 
 
 async def has_pollers(client: Client, settings: Settings) -> bool:

@@ -1,0 +1,116 @@
+"""The embedded stack for publishing tests: Temporal, the API as a process, tool workers as processes, a
+wheelhouse repacked from this environment (builds never reach a package index), and helpers that push
+projects with stock git and publish them over HTTP."""
+
+import io
+import json
+import sys
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from amigo_api.devstack import ChildProcess
+from amigo_api.sandbox.wheelhouse import seed
+from amigo_api.settings import Settings
+from amigo_api.tools.scaffold import ScaffoldRelease
+from tests.conftest import Caller
+from tests.gitcli import commit_all, git, remote_url
+
+# What the scaffold needs to build and test: pydantic and pytest (with everything they need).
+SCAFFOLD_PACKAGES = ["pydantic", "pytest"]
+
+
+def make_wheelhouse(folder: Path) -> Path:
+    seed(folder, SCAFFOLD_PACKAGES)
+    return folder
+
+
+def tool_env(settings: Settings, temporal_address: str, wheelhouse: Path, build_root: Path, task_queue: str
+             ) -> dict[str, str]:
+    """What the API and the workers share: the database, secret, git root, Temporal and the tools queue."""
+    return {"AMIGO_MONGO_URI": settings.mongo_uri, "AMIGO_SECRET_KEY": settings.secret_key,
+            "AMIGO_GIT_ROOT": settings.git_root, "AMIGO_BLOB_ROOT": settings.blob_root,
+            "AMIGO_TEMPORAL_ADDRESS": temporal_address, "AMIGO_TEMPORAL_REQUIRED": "true",
+            "AMIGO_TOOL_TASK_QUEUE": task_queue, "AMIGO_TOOL_BUILD_ROOT": str(build_root),
+            "AMIGO_TOOL_FIND_LINKS": json.dumps([str(wheelhouse)]), "AMIGO_TOOL_BUILD_OFFLINE": "true",
+            "AMIGO_TOOL_RUN_TIMEOUT_SECONDS": "20", "AMIGO_TOOL_TEST_TIMEOUT_SECONDS": "60"}
+
+
+def start_worker(env: dict[str, str], log_dir: Path, name: str) -> ChildProcess:
+    """A worker of both task queues (the API's health check waits for the main one)."""
+    child = ChildProcess(name, [sys.executable, "-m", "amigo_api", "worker"],
+                         log_dir / f"{name}.log", env)
+    child.start()
+    return child
+
+
+@dataclass
+class Workspace:
+    """A clone of an organization's tool repository, pushed with stock git."""
+
+    path: Path
+
+    @classmethod
+    def clone(cls, url: str, caller: Caller, folder: Path) -> "Workspace":
+        git(folder.parent, "clone", "-q", remote_url(url, caller), str(folder))
+        return cls(folder)
+
+    def add_scaffold(self, project: str) -> None:
+        with tarfile.open(fileobj=io.BytesIO(ScaffoldRelease.load().archive), mode="r:gz") as tar:
+            for member in tar.getmembers():
+                if member.isfile():
+                    target = self.path / project / member.name.split("/", 1)[1]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(tar.extractfile(member).read())  # type: ignore[union-attr]
+
+    def write(self, path: str, content: str) -> None:
+        (self.path / path).parent.mkdir(parents=True, exist_ok=True)
+        (self.path / path).write_text(content)
+
+    def edit(self, path: str, old: str, new: str) -> None:
+        text = (self.path / path).read_text()
+        assert old in text, f"{old!r} is not in {path}"
+        self.write(path, text.replace(old, new))
+
+    def push(self, message: str) -> str:
+        commit = commit_all(self.path, message)
+        git(self.path, "push", "-q", "origin", "HEAD:main")
+        return commit
+
+
+async def create_tool(http: httpx.AsyncClient, caller: Caller, name: str, **envvars: tuple[str, bool]) -> str:
+    response = await http.post(f"/v1/{caller.org_id}/tool/", headers=caller.headers,
+                               json={"name": name, "description": f"The {name} tool.", "tags": {}})
+    assert response.status_code == 201, response.text
+    tool_id: str = response.json()["id"]
+    if envvars:
+        inserts = [{"name": n, "value": v, "is_secret": secret} for n, (v, secret) in envvars.items()]
+        response = await http.post(f"/v1/{caller.org_id}/tool/{tool_id}/envvar", headers=caller.headers,
+                                   json={"inserts": inserts, "updates": [], "deletes": []})
+        assert response.status_code == 204, response.text
+    return tool_id
+
+
+async def publish(http: httpx.AsyncClient, caller: Caller, tool_id: str, project: str, bump: str = "major"
+                  ) -> httpx.Response:
+    return await http.post(f"/v1/{caller.org_id}/tool/{tool_id}/version", headers=caller.headers,
+                           json={"project_path": project, "bump_type": bump}, timeout=300)
+
+
+async def versions(http: httpx.AsyncClient, caller: Caller, tool_id: str) -> list[dict[str, Any]]:
+    response = await http.get(f"/v1/{caller.org_id}/tool/{tool_id}/version", headers=caller.headers,
+                              params={"sort_by": ["+created_at"]})
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()["tool_versions"]
+    return found
+
+
+def wait_for(condition: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
