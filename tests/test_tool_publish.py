@@ -3,6 +3,8 @@ process through Temporal to a real tool worker that builds it with uv (offline, 
 runs its tests and reads its input schema in the sandbox."""
 
 import asyncio
+import os
+import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -250,3 +252,43 @@ async def _wait_until_locked(stack: Stack, caller: Caller, tool_id: str) -> None
         raise AssertionError("the publish never took the lock")
     finally:
         await clusters.close()
+
+
+def _harness_processes() -> list[int]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"/tool/harness.py" in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+async def test_a_worker_killed_mid_publish_is_replaced(stack: Stack, http: httpx.AsyncClient, admin: Caller,
+                                                       workspace: Workspace) -> None:
+    tool_id = await create_tool(http, admin, "slow")
+    workspace.add_scaffold("slow")
+    workspace.edit("slow/tests/test_tool.py", "def test_greets_by_name() -> None:\n",
+                   "def test_greets_by_name() -> None:\n    import time\n    time.sleep(4)\n")
+    workspace.push("Slow tests")
+    running = asyncio.ensure_future(publish(http, admin, tool_id, "slow"))
+    for _ in range(600):
+        if _harness_processes():
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the tests never started in the sandbox")
+    assert stack.worker.process is not None
+    os.kill(stack.worker.process.pid, signal.SIGKILL)
+    stack.worker.process.wait()
+    for _ in range(100):  # the sandbox dies with the worker
+        if not _harness_processes():
+            break
+        await asyncio.sleep(0.05)
+    assert _harness_processes() == []
+    stack.worker = start_worker(stack.env, stack.log_dir, "worker-replacement")
+    response = await asyncio.wait_for(running, 120)
+    assert response.status_code == 201 and response.json() == {"new_version": "1.0.0"}, response.text
+    assert len(await versions(http, admin, tool_id)) == 1
+    await _lock_is_free(stack, admin, tool_id)
