@@ -26,6 +26,7 @@ from amigo_api.devstack import (
 )
 from amigo_api.devstack.credential import STACK_FILE, clone_recipe
 from amigo_api.roles.defaults import SUPER_ADMIN_ROLE
+from amigo_api.sandbox.confinement import SandboxUnavailable, check_bubblewrap
 from amigo_api.settings import Settings
 
 DEV_ORG = "demo"
@@ -58,6 +59,13 @@ def _healthy(url: str) -> bool:
         return httpx.get(f"{url}/healthz", timeout=5).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _warn_without_sandbox(console: Console) -> None:
+    try:
+        check_bubblewrap()
+    except SandboxUnavailable as error:
+        console.print(f"[yellow]![/] Publishing tools will be refused until tool code can be confined: {error}")
 
 
 def _curl_example(stack: dict[str, Any], data_dir: Path) -> str:
@@ -135,7 +143,8 @@ def run_dev(host: str, port: int | None, data_dir: Path, console: Console) -> in
         console.print(f"[green]✓[/] Temporal at {temporal_address}")
         env = {"AMIGO_MONGO_URI": mongo_uri, "AMIGO_TEMPORAL_ADDRESS": temporal_address,
                "AMIGO_SECRET_KEY": _secret_key(data_dir), "AMIGO_TEMPORAL_REQUIRED": "true",
-               "AMIGO_GIT_ROOT": str(data_dir / "git"), "AMIGO_BLOB_ROOT": str(data_dir / "blobs")}
+               "AMIGO_GIT_ROOT": str(data_dir / "git"), "AMIGO_BLOB_ROOT": str(data_dir / "blobs"),
+               "AMIGO_TOOL_BUILD_ROOT": str(data_dir / "tool-builds")}
         settings = Settings(mongo_uri=mongo_uri, temporal_address=temporal_address, secret_key=env["AMIGO_SECRET_KEY"])
         with console.status("creating organization credentials"):
             credentials = _credentials(settings, data_dir)
@@ -150,6 +159,7 @@ def run_dev(host: str, port: int | None, data_dir: Path, console: Console) -> in
             children.append(child)
         with console.status("waiting for the API, the worker and their health checks"):
             wait_until(lambda: _healthy(api_url), 90, "the API", api.process, api.log_file)
+        _warn_without_sandbox(console)
         stack = {"api_url": api_url, "mongo_uri": mongo_uri, "temporal_address": temporal_address, **credentials}
         (data_dir / STACK_FILE).write_text(json.dumps(stack, indent=2))
         os.chmod(data_dir / STACK_FILE, 0o600)
