@@ -292,3 +292,21 @@ async def test_a_worker_killed_mid_publish_is_replaced(stack: Stack, http: httpx
     assert response.status_code == 201 and response.json() == {"new_version": "1.0.0"}, response.text
     assert len(await versions(http, admin, tool_id)) == 1
     await _lock_is_free(stack, admin, tool_id)
+
+
+async def test_callers_from_elsewhere_or_without_the_permission(stack: Stack, http: httpx.AsyncClient, admin: Caller,
+                                                                 make_caller, make_role_caller,  # type: ignore[no-untyped-def]
+                                                                 new_org_id: str) -> None:
+    tool_id = await create_tool(http, admin, "guarded")
+    body = {"project_path": "guarded", "bump_type": "major"}
+    stranger: Caller = await make_caller(f"{new_org_id}x")
+    theirs = await http.post(f"/v1/{stranger.org_id}/tool/{tool_id}/version", headers=stranger.headers, json=body)
+    assert theirs.status_code == 404  # our tool id in their organization
+    ours = await http.post(f"/v1/{admin.org_id}/tool/{tool_id}/version", headers=stranger.headers, json=body)
+    assert ours.status_code == 401  # their token on our organization
+    reader: Caller = await make_role_caller(admin, "ToolReader", [
+        {"permission_name": "Tool:InvokeTool", "conditions": {}}])
+    refused = await http.post(f"/v1/{admin.org_id}/tool/{tool_id}/version", headers=reader.headers, json=body)
+    assert refused.status_code == 403
+    anonymous = await http.post(f"/v1/{admin.org_id}/tool/{tool_id}/version", json=body)
+    assert anonymous.status_code == 401
