@@ -84,7 +84,7 @@ def invoke(request: dict[str, Any]) -> dict[str, Any]:
         tool_input = _input_model(function).model_validate(request["input"])
     except Exception as exc:
         return {"succeeded": False, "exception_type": type(exc).__name__, "exception_message": str(exc),
-                "stack_trace": _own_frames(exc.__traceback__), "duration_ms": 0}
+                "exception_stack_trace": _own_frames(exc.__traceback__), "duration_ms": 0}
     args: list[Any] = [tool_input]
     if len(models) > 1:
         context_model = models[1]
@@ -98,7 +98,7 @@ def invoke(request: dict[str, Any]) -> dict[str, Any]:
     except BaseException as exc:  # noqa: BLE001 - whatever the tool raises is its result
         duration_ms = round((time.perf_counter() - started) * 1000)
         return {"succeeded": False, "exception_type": type(exc).__name__, "exception_message": str(exc),
-                "stack_trace": _own_frames(exc.__traceback__), "duration_ms": duration_ms}
+                "exception_stack_trace": _own_frames(exc.__traceback__), "duration_ms": duration_ms}
 
 
 class _Outcomes:
