@@ -149,7 +149,8 @@ async def test_a_tool_runs_and_answers(mounts: Mounts, no_leftovers: None) -> No
     raised = await _invoke(mounts, "raise", "way")
     assert _raised(raised) == ("ValueError", "no way")
     assert raised.answer is not None
-    assert raised.answer["exception_stack_trace"] == ['File "tool.py", line 46, in run: raise ValueError("no " + target)']
+    trace = raised.answer["exception_stack_trace"]
+    assert trace == ['File "tool.py", line 46, in run: raise ValueError("no " + target)']
 
 
 async def test_it_runs_as_nobody_when_the_worker_is_root(mounts: Mounts) -> None:
