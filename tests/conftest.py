@@ -17,6 +17,8 @@ from amigo_api.bootstrap import bootstrap
 from amigo_api.devstack import start_mongo
 from amigo_api.settings import Settings
 
+pytest_plugins = ["tests.toolstack"]
+
 # Every run works in databases of its own, named here so that API processes and commands the tests start (which
 # inherit the environment) use them too; they are dropped at the end. `AMIGO_TEST_MONGO_URI` points the suite at
 # an external server (a MongoDB replica set) instead of the embedded one.

@@ -5,69 +5,17 @@ runs its tests and reads its input schema in the sandbox."""
 import asyncio
 import os
 import signal
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
-import pytest
 
 from amigo_api.core.db import Clusters
 from amigo_api.core.locks import acquire_lock, lock_holder, release_lock
-from amigo_api.devstack import ChildProcess, start_temporal
 from amigo_api.settings import Settings
 from amigo_api.tools.scaffold import ScaffoldRelease
 from amigo_api.tools.service import tool_lock
 from tests.conftest import Caller
-from tests.live import start_api
-from tests.toolstack import (
-    Workspace,
-    create_tool,
-    make_wheelhouse,
-    publish,
-    start_worker,
-    tool_env,
-    versions,
-)
-
-
-@dataclass
-class Stack:
-    url: str
-    env: dict[str, str]
-    log_dir: Path
-    build_root: Path
-    worker: ChildProcess
-
-
-@pytest.fixture(scope="module")
-def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    temporal, address = start_temporal(tmp_path_factory.mktemp("temporal"))
-    log_dir = tmp_path_factory.mktemp("logs")
-    build_root = tmp_path_factory.mktemp("tool-builds")
-    env = tool_env(settings, address, make_wheelhouse(tmp_path_factory.mktemp("wheels")), build_root,
-                   f"tools-{uuid.uuid4().hex[:8]}")
-    worker = start_worker(env, log_dir, "worker")
-    api, url = start_api(settings, log_dir, "api-publish", AMIGO_RATE_LIMIT_SCALE="100", **env)
-    try:
-        yield Stack(url, env, log_dir, build_root, worker)
-    finally:
-        worker.stop()
-        api.stop()
-        temporal.stop()
-
-
-@pytest.fixture
-async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.url, timeout=300) as client:
-        yield client
-
-
-@pytest.fixture
-def workspace(stack: Stack, admin: Caller, tmp_path: Path) -> Workspace:
-    return Workspace.clone(stack.url, admin, tmp_path / "tools")
+from tests.toolstack import Stack, Workspace, create_tool, publish, sandboxes, start_worker, versions
 
 
 def _builds(stack: Stack) -> set[str]:
@@ -254,17 +202,6 @@ async def _wait_until_locked(stack: Stack, caller: Caller, tool_id: str) -> None
         await clusters.close()
 
 
-def _harness_processes() -> list[int]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if b"/tool/harness.py" in cmdline.read_bytes():
-                found.append(int(cmdline.parent.name))
-        except OSError:
-            continue
-    return found
-
-
 async def test_a_worker_killed_mid_publish_is_replaced(stack: Stack, http: httpx.AsyncClient, admin: Caller,
                                                        workspace: Workspace) -> None:
     tool_id = await create_tool(http, admin, "slow")
@@ -274,7 +211,7 @@ async def test_a_worker_killed_mid_publish_is_replaced(stack: Stack, http: httpx
     workspace.push("Slow tests")
     running = asyncio.ensure_future(publish(http, admin, tool_id, "slow"))
     for _ in range(600):
-        if _harness_processes():
+        if sandboxes(stack.build_root):
             break
         await asyncio.sleep(0.05)
     else:
@@ -283,10 +220,10 @@ async def test_a_worker_killed_mid_publish_is_replaced(stack: Stack, http: httpx
     os.kill(stack.worker.process.pid, signal.SIGKILL)
     stack.worker.process.wait()
     for _ in range(100):  # the sandbox dies with the worker
-        if not _harness_processes():
+        if not sandboxes(stack.build_root):
             break
         await asyncio.sleep(0.05)
-    assert _harness_processes() == []
+    assert sandboxes(stack.build_root) == []
     stack.worker = start_worker(stack.env, stack.log_dir, "worker-replacement")
     response = await asyncio.wait_for(running, 120)
     assert response.status_code == 201 and response.json() == {"new_version": "1.0.0"}, response.text

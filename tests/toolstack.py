@@ -1,24 +1,28 @@
-"""The embedded stack for publishing tests: Temporal, the API as a process, tool workers as processes, a
-wheelhouse repacked from this environment (builds never reach a package index), and helpers that push
-projects with stock git and publish them over HTTP."""
+"""The embedded stack for tool tests (a pytest plugin, `stack`, `http` and `workspace` fixtures): Temporal, the
+API as a process, a worker as a process, a wheelhouse repacked from this environment (builds never reach a
+package index), and helpers that push projects with stock git and publish them over HTTP."""
 
 import io
 import json
 import sys
 import tarfile
 import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from amigo_api.devstack import ChildProcess
+from amigo_api.devstack import ChildProcess, start_temporal
 from amigo_api.sandbox.wheelhouse import seed
 from amigo_api.settings import Settings
 from amigo_api.tools.scaffold import ScaffoldRelease
 from tests.conftest import Caller
 from tests.gitcli import commit_all, git, remote_url
+from tests.live import start_api
 
 # What the scaffold needs to build and test: pydantic and pytest (with everything they need).
 SCAFFOLD_PACKAGES = ["pydantic", "pytest"]
@@ -78,8 +82,45 @@ class Workspace:
 
     def push(self, message: str) -> str:
         commit = commit_all(self.path, message)
-        git(self.path, "push", "-q", "origin", "HEAD:main")
+        git(self.path, "push", "-q", "origin", "HEAD")
         return commit
+
+
+@dataclass
+class Stack:
+    url: str
+    env: dict[str, str]
+    log_dir: Path
+    build_root: Path
+    worker: ChildProcess
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    temporal, address = start_temporal(tmp_path_factory.mktemp("temporal"))
+    log_dir = tmp_path_factory.mktemp("logs")
+    build_root = tmp_path_factory.mktemp("tool-builds")
+    env = tool_env(settings, address, make_wheelhouse(tmp_path_factory.mktemp("wheels")), build_root,
+                   f"tools-{uuid.uuid4().hex[:8]}")
+    worker = start_worker(env, log_dir, "worker")
+    api, url = start_api(settings, log_dir, "api-publish", AMIGO_RATE_LIMIT_SCALE="100", **env)
+    try:
+        yield Stack(url, env, log_dir, build_root, worker)
+    finally:
+        worker.stop()
+        api.stop()
+        temporal.stop()
+
+
+@pytest.fixture
+async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.url, timeout=300) as client:
+        yield client
+
+
+@pytest.fixture
+def workspace(stack: Stack, admin: Caller, tmp_path: Path) -> Workspace:
+    return Workspace.clone(stack.url, admin, tmp_path / "tools")
 
 
 async def create_tool(http: httpx.AsyncClient, caller: Caller, name: str, **envvars: tuple[str, bool]) -> str:
@@ -114,3 +155,16 @@ def wait_for(condition: Any, seconds: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
+
+
+def sandboxes(build_root: Path) -> list[int]:
+    """The bubblewrap processes running builds of this stack (their sandboxes die with them)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            arguments = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if arguments and arguments[0].endswith(b"bwrap") and any(str(build_root).encode() in a for a in arguments):
+            found.append(int(cmdline.parent.name))
+    return found

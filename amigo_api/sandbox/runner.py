@@ -97,6 +97,14 @@ def _failure(returncode: int, timed_out: bool, limits: Limits) -> tuple[str, str
     return "ProcessExited", f"The tool's process exited with code {returncode} before answering."
 
 
+def _decoded(answer: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(answer)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def command_for(mode: str, result_fd: int, mounts: Mounts, env: dict[str, str], config: RunnerConfig
                 ) -> list[str]:
     argv = [f"{ENV_MOUNT}/bin/python", "-I", "-B", HARNESS_MOUNT, mode, str(result_fd)]
@@ -139,7 +147,11 @@ async def run_harness(mode: str, request: dict[str, Any], mounts: Mounts, env: d
     log_tail = (await output)[0].decode(errors="replace")
     answer_bytes, too_big = await answer
     if not timed_out and answer_bytes and not too_big:
-        return RunOutcome(json.loads(answer_bytes), None, "", log_tail)
+        decoded = _decoded(answer_bytes)
+        if decoded is None:
+            return RunOutcome(None, "ProcessExited", "The tool's answer could not be read: something in the tool "
+                                                     "wrote to the harness's answer pipe.", log_tail)
+        return RunOutcome(decoded, None, "", log_tail)
     if too_big:
         return RunOutcome(None, "ProcessExited", f"The tool's answer is larger than {MAX_ANSWER_BYTES} bytes.",
                           log_tail)

@@ -13,3 +13,6 @@ ToolDeleter = Annotated[Principal, Depends(require("Tool:DeleteTool"))]
 # The contract documents no permission for listing tools or fetching the scaffold: every member of the
 # organization may (docs/tools.md).
 Member = CurrentPrincipal
+ToolInvoker = Annotated[Principal, Depends(require("Tool:InvokeTool"))]
+# test-tool documents no permission: whoever may push code to the repository may run it (docs/tools.md).
+RepoWriter = Annotated[Principal, Depends(require("Tool:AccessRepo"))]

@@ -6,7 +6,11 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any
 
-from amigo_api.core.errors import InvalidRequest
+import pygit2
+
+from amigo_api.core.errors import InvalidRequest, NotFound
+from amigo_api.tools.repo.reader import has_branch, open_repository, resolve
+from amigo_api.tools.repo.storage import RepoStore
 from amigo_api.tools.repository import ToolDocument
 
 ENTRYPOINT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
@@ -74,3 +78,37 @@ def check_variables(config: ProjectConfig, tool: ToolDocument) -> None:
         raise InvalidRequest(f"The environment variables the version needs do not match the tool: "
                              f"{'; '.join(problems)}. Add them with POST /v1/{{organization}}/tool/{{tool_id}}/envvar.",
                              error_code="envvars_missing")
+
+
+@dataclass(frozen=True)
+class ProjectSource:
+    """A project as one commit has it: the commit, the project folder's tree id, and its pyproject.toml."""
+
+    commit: str
+    tree_id: str
+    pyproject: bytes
+
+
+def branch_tip(store: RepoStore, org_id: str, branch: str) -> tuple[pygit2.Repository, pygit2.Commit]:
+    """The organization's repository and the tip of the branch (404 when either is missing)."""
+    path = store.path(org_id)
+    if not (path / "HEAD").exists():
+        raise NotFound("The tool repository is empty: push the project first.", error_code="repository_empty")
+    repo = open_repository(path)
+    if not has_branch(repo, branch):
+        if not list(repo.references):
+            raise NotFound("The tool repository is empty: push the project first.", error_code="repository_empty")
+        raise NotFound(f"The branch {branch!r} does not exist in the tool repository.", error_code="ref_not_found")
+    return repo, repo.references[f"refs/heads/{branch}"].peel(pygit2.Commit)
+
+
+def project_at(repo: pygit2.Repository, commit: pygit2.Commit, project_path: str) -> ProjectSource:
+    """The project folder at the commit; 404 when it is missing or has no pyproject.toml."""
+    entry = resolve(repo, commit, project_path)
+    pyproject = entry.obj["pyproject.toml"] if isinstance(entry.obj, pygit2.Tree) and "pyproject.toml" in entry.obj \
+        else None
+    blob = repo[pyproject.id] if pyproject is not None else None
+    if not isinstance(blob, pygit2.Blob):
+        raise NotFound(f"There is no pyproject.toml in {project_path!r} at {commit.id}.",
+                       error_code="project_not_found")
+    return ProjectSource(str(commit.id), str(entry.obj.id), blob.data)

@@ -4,8 +4,8 @@ happens) and runs three activities: resolve the source (the tip of `main` at `pr
 `[tool.amigo]` table, the checks that need no build), build and check it in the sandbox (heartbeating, so a
 killed worker is noticed in seconds and the step retried on another), and record the version.
 
-Activities refuse with a non-retryable `PublishRejected` error carrying the HTTP status and error code the
-API answers with; this module imports no activity code (the workflow sandbox stays small)."""
+Activities refuse as outcomes.py says; this module imports no activity code (the workflow sandbox stays
+small)."""
 
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -13,9 +13,10 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
-REJECTED = "PublishRejected"
+from amigo_api.tools.outcomes import refusal_of
+
 HEARTBEAT_TIMEOUT = timedelta(seconds=5)
 QUICK = timedelta(seconds=60)
 # The tool lock lapses this long after its holder stops renewing it (a publish renews it every few seconds).
@@ -60,17 +61,9 @@ class PublishResult:
     build_reused: bool = False
 
 
-def rejection(status: int, error_code: str, message: str) -> ApplicationError:
-    return ApplicationError(message, status, error_code, type=REJECTED, non_retryable=True)
-
-
 def _result_of_failure(error: ActivityError) -> PublishResult:
-    cause = error.cause
-    if isinstance(cause, ApplicationError) and cause.type == REJECTED and len(cause.details) == 2:
-        status, error_code = cause.details
-        return PublishResult(int(status), error_code=str(error_code), message=cause.message)
-    return PublishResult(503, error_code="tool_runner_failed",
-                         message=f"The tool runner could not publish the version ({cause or error}); try again.")
+    refusal = refusal_of(error, "publishing the version")
+    return PublishResult(refusal.status, error_code=refusal.error_code, message=refusal.message)
 
 
 @workflow.defn(name="PublishToolVersionWorkflow")

@@ -7,30 +7,24 @@ from temporalio.client import Client
 
 from amigo_api.core.auth import Principal
 from amigo_api.core.db import OrgDb
-from amigo_api.core.errors import AmigoError, Conflict, InvalidRequest, NotFound, Unavailable
+from amigo_api.core.errors import Conflict
 from amigo_api.core.ids import new_id
 from amigo_api.core.locks import acquire_lock, release_lock
 from amigo_api.settings import Settings
 from amigo_api.tools import schemas as s
-from amigo_api.tools.publish_workflow import LOCK_TTL, PublishJob, PublishResult, PublishToolVersionWorkflow
+from amigo_api.tools.outcomes import Refusal
+from amigo_api.tools.publish_workflow import LOCK_TTL, PublishJob, PublishToolVersionWorkflow
+from amigo_api.tools.running import error_for, require_temporal
 from amigo_api.tools.service import RELATED_OPERATION, get_tool, tool_attributes, tool_lock
 
-ERRORS_BY_STATUS: dict[int, type[AmigoError]] = {400: InvalidRequest, 404: NotFound, 409: Conflict,
-                                                 503: Unavailable}
 # Around the build and the tests: resolving, recording and queueing.
 MARGIN_SECONDS = 120
-
-
-def _error(result: PublishResult) -> AmigoError:
-    return ERRORS_BY_STATUS.get(result.status, Unavailable)(result.message, error_code=result.error_code)
 
 
 async def publish_version(org: OrgDb, principal: Principal, temporal: Client | None, settings: Settings,
                           tool_id: str, body: s.PublishToolVersionRequest) -> s.PublishToolVersionResponse:
     principal.require("Tool:ModifyTool", tool_attributes(await get_tool(org, tool_id)))
-    if temporal is None:
-        raise Unavailable("Publishing needs the Temporal service and a worker (`amigo-api worker`); this server "
-                          "is not connected to Temporal.", error_code="temporal_unavailable")
+    temporal = require_temporal(temporal)
     workflow_id = f"tool-publish-{org.org_id}-{tool_id}-{new_id()}"
     if not await acquire_lock(org, tool_lock(tool_id), workflow_id, LOCK_TTL):
         raise Conflict(RELATED_OPERATION, error_code="tool_operation_in_progress")
@@ -47,5 +41,5 @@ async def publish_version(org: OrgDb, principal: Principal, temporal: Client | N
         raise
     result = await handle.result()  # the workflow releases the lock however it ends
     if result.status != 201:
-        raise _error(result)
+        raise error_for(Refusal(result.status, result.error_code, result.message))
     return s.PublishToolVersionResponse(new_version=result.new_version)

@@ -53,6 +53,23 @@ class ToolVersionDocument(TypedDict):
     created_at: datetime
     updated_at: datetime
     publish_id: NotRequired[str]  # the publish workflow that recorded it (a retried record finds its own)
+    entrypoint: NotRequired[str]  # what runs it: `module:function`, and the project folder's git tree id
+    tree_id: NotRequired[str]
+
+
+class ToolInvocationDocument(TypedDict):
+    """The contract's `ToolInvocationInstance`, plus the version's id (for version filters)."""
+
+    _id: str
+    tool_id: str
+    version_id: str
+    tool_version: VersionNumber
+    invocation_status: dict[str, Any]
+    invocation_source: dict[str, Any]
+    duration_ms: int
+    inputs: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
 
 
 class ToolRepository(TypedRepository[ToolDocument]):
@@ -76,3 +93,12 @@ class ToolVersionRepository(TypedRepository[ToolVersionDocument]):
         """A non-deprecated version of the tool that needs the variable."""
         return await self.load_one({"tool_id": tool_id, "deprecated": False,
                                     "$or": [{"required_envvars": name}, {"required_secret_envvars": name}]})
+
+
+class ToolInvocationRepository(TypedRepository[ToolInvocationDocument]):
+    collection_name = "tool_invocations"
+    indexes = [
+        IndexModel([("org_id", ASCENDING), ("created_at", DESCENDING)], name="tool_invocation_recent"),
+        IndexModel([("org_id", ASCENDING), ("tool_id", ASCENDING), ("created_at", DESCENDING)],
+                   name="tool_invocation_tool"),
+    ]

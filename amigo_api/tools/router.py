@@ -1,7 +1,7 @@
 """HTTP endpoints of the tool registry (tag Tool): tools, their environment variables, and the scaffold."""
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Path, Query, Response, status
 
@@ -12,16 +12,20 @@ from amigo_api.core.pagination import ContinuationToken, IdFilter, SortBy, uniqu
 from amigo_api.core.ratelimit import rate_limit
 from amigo_api.core.routing import domain_router
 from amigo_api.core.state import AppSettings, Secrets, TemporalClient, from_app_state
-from amigo_api.tools import publishing, service
+from amigo_api.tools import invocations, publishing, running, service
 from amigo_api.tools import schemas as s
 from amigo_api.tools import versions as versions_service
-from amigo_api.tools.auth import Member, ToolCreator, ToolDeleter, ToolModifier
+from amigo_api.tools.auth import Member, RepoWriter, ToolCreator, ToolDeleter, ToolInvoker, ToolModifier
 from amigo_api.tools.scaffold import ScaffoldRelease
 
 router = domain_router("/v1/{organization}/tool", tags=["Tool"])
 ToolId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN, description="The ID of the tool.")]
 Scaffold = Annotated[ScaffoldRelease, Depends(from_app_state("tool_scaffold", ScaffoldRelease))]
 TOOL_404 = "The specified organization or tool does not exist."
+SourceTypes = Annotated[list[Literal["regular-conversation", "simulation-conversation", "api-invocation"]], Query(
+    description="`api-invocation` (our extension): direct calls of invoke-tool-version.")]
+SearchField = Literal["invocation_status.exception_message", "invocation_status.exception_type",
+                      "invocation_status.exception_stack_trace", "invocation_status.output"]
 
 
 @router.get("/amigo_tool_scaffold.tar.gz", operation_id="get-tool-scaffold-release",
@@ -62,6 +66,72 @@ async def get_tools(
     variables appear by name only."""
     return await service.list_tools(org, ids=unique(id, "id"), deprecated=deprecated, tags=tag, sort_by=sort_by,
                                     limit=limit, continuation_token=continuation_token)
+
+
+# Before the `/{tool_id}` routes: `test` and `invocation` are not tool ids.
+@router.post("/test", operation_id="test-tool", summary="Test a tool", response_model=s.InvocationResultsResponse,
+             dependencies=[rate_limit(1)], responses=error_responses(
+                 r404="The specified organization or tool commit does not exist.",
+                 r400="An environment variable is specified as both secret and non-secret, the tool commit failed "
+                      "CI checks, required environment variables are not in the request, inputs do not conform "
+                      "to the tool's input schema, or the build failed."))
+async def test_tool(org: OrgDbDep, body: s.TestToolRequest, _: RepoWriter, temporal: TemporalClient,
+                    settings: AppSettings, secrets: Secrets) -> s.InvocationResultsResponse:
+    """Build the tip of `commit_branch` at `project_path`, run its tests, check the inputs against its input
+    schema and run them in the sandbox, with the request's variables as the environment. Needs
+    `Tool:AccessRepo` (whoever may push code may run it). Test runs are not recorded."""
+    return await running.test_tool(org, temporal, settings, secrets, body)
+
+
+@router.get("/invocation", operation_id="get-tool-invocations", summary="Get tool invocations",
+            response_model=s.GetToolInvocationsResponse, dependencies=[rate_limit(50)],
+            responses=error_responses(r404="Specified organization does not exist.",
+                                      r400="The `tool_id` and `version` query parameters are not the same length."))
+async def get_tool_invocations(
+    org: OrgDbDep, principal: Member,
+    tool_id: IdFilter = [],  # noqa: B006
+    version: Annotated[list[str], Query(description=(
+        "PEP 440 specifiers; `version[i]` applies to `tool_id[i]`."))] = [],  # noqa: B006
+    invocation_source_type: SourceTypes = [],  # noqa: B006
+    conversation_id: IdFilter = [],  # noqa: B006
+    simulation_unit_test_set_run_id: IdFilter = [],  # noqa: B006
+    succeeded: bool | None = None,
+    limit: Annotated[int, Query(ge=0, le=100)] = 100,
+    continuation_token: ContinuationToken = 0,
+    sort_by: SortBy = [],  # noqa: B006
+) -> s.GetToolInvocationsResponse:
+    """Invocations the caller may see (others are left out): from conversations with
+    `Conversation:GetInteractionInsights`, from simulations with `Simulation:GetSimulationUnitTestSetRun`,
+    direct ones (`invocation_source.type` `api-invocation`, our extension) with `Tool:InvokeTool` on their
+    tool. Newest first unless `sort_by` says otherwise."""
+    return await invocations.list_invocations(
+        org, principal, tool_ids=unique(tool_id, "tool_id"), specifiers=version,
+        source_types=unique(invocation_source_type, "invocation_source_type"),
+        conversation_ids=unique(conversation_id, "conversation_id"),
+        run_ids=unique(simulation_unit_test_set_run_id, "simulation_unit_test_set_run_id"), succeeded=succeeded,
+        sort_by=sort_by, limit=limit, continuation_token=continuation_token)
+
+
+@router.get("/invocation/search", operation_id="search-tool-invocations", summary="Search tool invocations",
+            response_model=s.SearchToolInvocationsResponse, dependencies=[rate_limit(50)],
+            responses=error_responses(r404="The organization is not found."))
+async def search_tool_invocations(
+    org: OrgDbDep, principal: Member,
+    query: Annotated[str, Query(min_length=1, max_length=1000, description="Matched as a case-insensitive "
+                                                                            "substring, never as a pattern.")],
+    query_against: Annotated[list[SearchField], Query(min_length=1)],
+    tool_id: IdFilter = [],  # noqa: B006
+    invocation_source_type: SourceTypes = [],  # noqa: B006
+    conversation_id: IdFilter = [],  # noqa: B006
+    simulation_unit_test_set_run_id: IdFilter = [],  # noqa: B006
+    succeeded: bool | None = None,
+) -> s.SearchToolInvocationsResponse:
+    """The newest 100 matching invocations the caller may see (as get-tool-invocations), not paginated."""
+    return await invocations.search_invocations(
+        org, principal, query=query, fields=unique(query_against, "query_against"), tool_ids=unique(tool_id, "tool_id"),
+        source_types=unique(invocation_source_type, "invocation_source_type"),
+        conversation_ids=unique(conversation_id, "conversation_id"),
+        run_ids=unique(simulation_unit_test_set_run_id, "simulation_unit_test_set_run_id"), succeeded=succeeded)
 
 
 @router.delete("/{tool_id}", operation_id="deprecate-tool", summary="Deprecate a tool",
@@ -118,6 +188,8 @@ async def publish_tool_version(org: OrgDbDep, tool_id: ToolId, body: s.PublishTo
     return await publishing.publish_version(org, principal, temporal, settings, tool_id, body)
 
 
+VersionName = Annotated[str, Path(min_length=1, max_length=256, description=(
+    "An exact version (`1.2.0`) or a PEP 440 specifier (`>=1,<2`): the highest non-deprecated match runs."))]
 Specifier = Annotated[str, Path(min_length=1, max_length=256, description=(
     "A PEP 440 version specifier (`==1.2.0`, `>=1,<2`, `~=1.4`): every version of the tool it matches."))]
 
@@ -150,3 +222,17 @@ async def deprecate_tool_version(org: OrgDbDep, tool_id: ToolId, versions: Speci
     the three a tool may have."""
     await versions_service.deprecate_versions(org, principal, tool_id, versions)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{tool_id}/version/{version}/invoke", operation_id="invoke-tool-version",
+             summary="Invoke a tool version", response_model=s.InvocationResultsResponse,
+             dependencies=[rate_limit(10)], responses=error_responses(
+                 r404="The specified organization, tool, or tool version does not exist.",
+                 r400="The input parameters do not conform to the tool's input schema."))
+async def invoke_tool_version(org: OrgDbDep, tool_id: ToolId, version: VersionName, body: s.InvokeToolVersionRequest,
+                              principal: ToolInvoker, temporal: TemporalClient, settings: AppSettings,
+                              secrets: Secrets) -> s.InvocationResultsResponse:
+    """Run each input on the version (an exact version, or the highest non-deprecated one a PEP 440 specifier
+    matches) in the sandbox. User variables and the invocation mode reach the function through its context,
+    never its environment; sensitive ones are never stored. Each run is recorded in the invocation history."""
+    return await running.invoke_version(org, principal, temporal, settings, secrets, tool_id, version, body)

@@ -18,6 +18,7 @@ Description = Annotated[StrippedNonemptyString, StringConstraints(max_length=MAX
 EnvvarName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128,
                                               pattern=r"^[A-Z_][A-Z0-9_]*$")]
 EnvvarValue = Annotated[str, StringConstraints(max_length=MAX_ENVVAR_VALUE)]
+ProjectPath = Annotated[str, StringConstraints(pattern=r"^[-\w\d_/]+$", max_length=1024)]
 
 
 class CreateToolRequest(ContractModel):
@@ -127,7 +128,7 @@ class GetToolVersionsResponse(ContractModel):
 
 
 class PublishToolVersionRequest(ContractModel):
-    project_path: Annotated[str, StringConstraints(pattern=r"^[-\w\d_/]+$", max_length=1024)] = Field(
+    project_path: ProjectPath = Field(
         description="The directory in the tools repo that contains the `pyproject.toml` file corresponding to the "
                     "tool version to publish.")
     bump_type: Literal["major", "minor", "patch"] = Field(
@@ -136,3 +137,120 @@ class PublishToolVersionRequest(ContractModel):
 
 class PublishToolVersionResponse(ContractModel):
     new_version: str = Field(description="The new version of the tool.")
+
+
+# Running tools and their history ----------------------------------------------------------------------
+
+MAX_USER_VARIABLES = 20
+UserVariableName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128,
+                                                    pattern=r"^[a-z_][a-z0-9_]+$")]
+UserVariables = Annotated[dict[UserVariableName, EnvvarValue], Field(max_length=MAX_USER_VARIABLES)]
+
+
+class Input(ContractModel):
+    input_parameters: dict[str, Any] = Field(description="The input parameters for the tool invocation.")
+    invocation_mode: Literal["regular", "conversation-simulation"] = Field(description="The mode of invocation.")
+    nonsensitive_user_variables: UserVariables = Field(
+        description="The nonsensitive user variables to provide to the tool during invocation.")
+    sensitive_user_variables: UserVariables = Field(
+        description="The sensitive user variables to provide to the tool during invocation; never stored.")
+
+
+Inputs = Annotated[list[Input], Field(min_length=1, max_length=10, description="The list of inputs for the tool "
+                                                                               "invocation.")]
+
+
+class SucceededInvocationResult(ContractModel):
+    succeeded: Literal[True] = True
+    output: str = Field(description="The output of the tool invocation.")
+    duration_ms: int = Field(description="The duration of the tool invocation in milliseconds.")
+
+
+class FailedInvocationResult(ContractModel):
+    succeeded: Literal[False] = False
+    exception_message: str
+    exception_type: str
+    exception_stack_trace: list[str]
+    duration_ms: int
+
+
+InvocationResult = Annotated[SucceededInvocationResult | FailedInvocationResult, Field(discriminator="succeeded")]
+
+
+class TestToolRequest(ContractModel):
+    inputs: Inputs
+    commit_branch: str = Field(min_length=1, max_length=255, description="The branch in the tools repo whose tip "
+                                                                         "will be tested.")
+    project_path: ProjectPath = Field(description="The directory in the tools repo that contains the "
+                                                  "`pyproject.toml` file of the tool to test.")
+    required_envvars: Annotated[dict[EnvvarName, EnvvarValue], Field(max_length=MAX_ENVVARS)] = Field(
+        description="The environment variables required for the tool to run.")
+    required_secret_envvars: Annotated[dict[EnvvarName, EnvvarValue], Field(max_length=MAX_ENVVARS)] = Field(
+        description="The secret environment variables required for the tool to run.")
+
+
+class InvocationResultsResponse(ContractModel):
+    invocation_results: list[InvocationResult]
+
+
+class InvokeToolVersionRequest(ContractModel):
+    inputs: Inputs
+
+
+class SucceededInvocationStatus(ContractModel):
+    succeeded: Literal[True] = True
+    output: str
+
+
+class FailedInvocationStatus(ContractModel):
+    succeeded: Literal[False] = False
+    exception_message: str
+    exception_type: str
+    exception_stack_trace: list[str]
+
+
+class RegularConversationInvocationSource(ContractModel):
+    type: Literal["regular-conversation"] = "regular-conversation"
+    user_id: str
+    conversation_id: str | None
+    interaction_id: str | None
+    invocation_metadata: dict[str, Any]
+
+
+class SimulationConversationInvocationSource(ContractModel):
+    type: Literal["simulation-conversation"] = "simulation-conversation"
+    simulation_unit_test_set_run_id: str | None
+    unit_test_id: str | None
+    run_index: int | None
+    invocation_metadata: dict[str, Any]
+
+
+class ApiInvocationSource(ContractModel):
+    """Our extension: a direct call of invoke-tool-version, by this user."""
+
+    type: Literal["api-invocation"] = "api-invocation"
+    user_id: str
+
+
+class ToolInvocationInstance(ContractModel):
+    id: str
+    org_id: str
+    created_at: datetime
+    updated_at: datetime
+    invocation_status: Annotated[SucceededInvocationStatus | FailedInvocationStatus, Field(discriminator="succeeded")]
+    invocation_source: Annotated[RegularConversationInvocationSource | SimulationConversationInvocationSource
+                                 | ApiInvocationSource, Field(discriminator="type")]
+    duration_ms: int
+    tool_id: str
+    tool_version: Version
+    inputs: dict[str, Any]
+
+
+class GetToolInvocationsResponse(ContractModel):
+    tool_invocations: list[ToolInvocationInstance]
+    has_more: bool
+    continuation_token: Any | None
+
+
+class SearchToolInvocationsResponse(ContractModel):
+    tool_invocations: list[ToolInvocationInstance]

@@ -17,7 +17,7 @@ from amigo_api.core.locks import acquire_lock, release_lock
 from amigo_api.core.pagination import and_all, next_token, parse_sort, tag_filters, tags_to_list, tags_to_strings
 from amigo_api.core.sql_tables import SqlTable, register_table
 from amigo_api.tools import schemas as s
-from amigo_api.tools.repository import ToolDocument, ToolRepository, ToolVersionRepository
+from amigo_api.tools.repository import ToolDocument, ToolInvocationRepository, ToolRepository, ToolVersionRepository
 
 TOOL_SORT = {"name": "name", "deprecated": "deprecated"}
 DEPRECATION_LOCK_TTL = timedelta(minutes=1)
@@ -25,7 +25,7 @@ RELATED_OPERATION = "A related operation is in progress."
 
 
 async def ensure_indexes(db: Any) -> None:
-    for repository in (ToolRepository, ToolVersionRepository):
+    for repository in (ToolRepository, ToolVersionRepository, ToolInvocationRepository):
         await repository.ensure_indexes(db)
 
 

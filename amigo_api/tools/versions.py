@@ -4,7 +4,7 @@ specifiers, matched against each version `major.minor.patch` with `packaging`.""
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from amigo_api.core.auth import Principal
@@ -32,7 +32,7 @@ def parse_specifier(text: str) -> SpecifierSet:
                                    "`==1.2.0`, `>=1,<2` or `~=1.4`.") from exc
 
 
-async def _matching_ids(org: OrgDb, tool_id: str, specifier: SpecifierSet, query: Document) -> list[str]:
+async def matching_ids(org: OrgDb, tool_id: str, specifier: SpecifierSet, query: Document) -> list[str]:
     """The ids of the tool's versions the specifier matches (one version number each, so this reads little)."""
     docs = await ToolVersionRepository(org).find_all({**query, "tool_id": tool_id}, projection={"version": 1})
     return [d["_id"] for d in docs
@@ -60,7 +60,7 @@ async def list_versions(org: OrgDb, tool_id: str, *, deprecated: bool | None, ve
     query = and_all({"tool_id": tool_id}, None if deprecated is None else {"deprecated": deprecated},
                     _creator_filter(creators))
     if versions is not None:
-        query = and_all(query, {"_id": {"$in": await _matching_ids(org, tool_id, parse_specifier(versions), query)}})
+        query = and_all(query, {"_id": {"$in": await matching_ids(org, tool_id, parse_specifier(versions), query)}})
     repository = ToolVersionRepository(org)
     docs, has_more = await repository.load_page(query, sort=sort, skip=continuation_token, limit=limit)
     filter_values = None
@@ -77,7 +77,7 @@ async def deprecate_versions(org: OrgDb, principal: Principal, tool_id: str, ver
     """Every version of the tool the specifier matches; how many changed."""
     specifier = parse_specifier(versions)
     principal.require("Tool:ModifyTool", tool_attributes(await get_tool(org, tool_id)))
-    ids = await _matching_ids(org, tool_id, specifier, {"deprecated": False})
+    ids = await matching_ids(org, tool_id, specifier, {"deprecated": False})
     if not ids:
         return 0
     return await ToolVersionRepository(org).update_many({"_id": {"$in": ids}, "deprecated": False}, {"$set": {
@@ -156,7 +156,28 @@ async def record_version(org: OrgDb, job: PublishJob, source: PublishSource, bui
             tool_commit_hash=source.commit, amigo_scaffold_commit_hash=source.scaffold_release,
             project_directory=job.project_path, lambda_version=await repository.count({"tool_id": job.tool_id}) + 1,
             deprecated=False, creator=user, updated_by=user, created_at=now, updated_at=now,
-            publish_id=job.lock_owner))
+            publish_id=job.lock_owner, entrypoint=source.entrypoint, tree_id=source.tree_id))
         return version_text(number)
 
     return await in_transaction(org, write)
+
+
+# Running ----------------------------------------------------------------------------------------------
+
+def _as_specifier(text: str) -> SpecifierSet:
+    """An exact version (`1.2.0`) or a PEP 440 specifier (`>=1,<2`)."""
+    try:
+        return SpecifierSet(f"=={Version(text)}")
+    except InvalidVersion:
+        return parse_specifier(text)
+
+
+async def runnable_version(org: OrgDb, tool_id: str, text: str) -> ToolVersionDocument:
+    """The highest non-deprecated version of the tool that `text` names; 404 when none does."""
+    specifier = _as_specifier(text)
+    candidates = await ToolVersionRepository(org).load_all({"tool_id": tool_id, "deprecated": False},
+                                                           sort=NEWEST_FIRST)
+    for doc in candidates:
+        if specifier.contains(Version(version_text(doc["version"]))):
+            return doc
+    raise NotFound(f"The tool has no non-deprecated version matching {text!r}.", error_code="tool_version_not_found")

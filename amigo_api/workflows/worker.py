@@ -20,14 +20,16 @@ from amigo_api.admin.sql.activities import mark_sql_query_failed, run_sql_query
 from amigo_api.admin.sql.workflow import SqlQueryWorkflow
 from amigo_api.sandbox.confinement import SandboxUnavailable, check_bubblewrap
 from amigo_api.settings import Settings
-from amigo_api.tools.publish_activities import ACTIVITIES as TOOL_ACTIVITIES
+from amigo_api.tools import publish_activities, run_activities
 from amigo_api.tools.publish_workflow import PublishToolVersionWorkflow
+from amigo_api.tools.run_workflow import InvokeToolWorkflow, TestToolWorkflow
 from amigo_api.workflows.probe import ProbeWorkflow, probe_activity
 
 log = structlog.get_logger(__name__)
 WORKFLOWS = [ProbeWorkflow, SqlQueryWorkflow]
 ACTIVITIES: list[Callable[..., Any]] = [probe_activity, run_sql_query, mark_sql_query_failed]
-TOOL_WORKFLOWS = [PublishToolVersionWorkflow]
+TOOL_WORKFLOWS = [PublishToolVersionWorkflow, InvokeToolWorkflow, TestToolWorkflow]
+TOOL_ACTIVITIES = publish_activities.ACTIVITIES + run_activities.ACTIVITIES
 
 
 async def connect(settings: Settings) -> Client:
