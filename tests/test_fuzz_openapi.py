@@ -21,10 +21,11 @@ from amigo_api.settings import Settings
 from tests.live import live_api
 
 EXAMPLES_PER_OPERATION = 25
-# Not JSON (git smart HTTP, zip and raw file downloads), or long-running by design (SQL queries, which have
-# their own tests).
+# Not JSON (git smart HTTP, zip and raw file downloads), or long-running by design on Temporal workers this
+# live API does not have (SQL queries, tool runs); those have their own tests, probes included.
 EXCLUDED_OPERATIONS = ("access-git-interface-get", "access-git-interface-post", "get-prompt-logs",
-                       "get-tool-repo-file", "submit-sql-query", "get-sql-query-result")
+                       "get-tool-repo-file", "submit-sql-query", "get-sql-query-result", "test-tool",
+                       "publish-tool-version", "invoke-tool-version")
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,7 @@ async def _install(staging: Path, config: BuildConfig) -> str:
     uv_bin, env = uv.find_uv_bin(), _uv_env(config)
     steps = [
         [uv_bin, "venv", "--relocatable", "--python", base_interpreter(), str(staging / "env")],
-        [uv_bin, "pip", "install", "--python", str(staging / "env" / "bin" / "python"), "-r",
+        [uv_bin, "pip", "install", "--compile-bytecode", "--python", str(staging / "env" / "bin" / "python"), "-r",
          str(staging / "project" / "pyproject.toml"), *_test_extra(staging / "project"), *_index_options(config)],
     ]
     log = ""

@@ -1,9 +1,8 @@
-"""What every tool activity shares: the organization's database with the worker's own settings, refusals
-mapped to their HTTP status, and heartbeats while a long step runs."""
+"""What every tool activity shares: the worker's settings and database clients, refusals mapped to their
+HTTP status, and heartbeats while a long step runs."""
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
@@ -13,7 +12,7 @@ from amigo_api.core.db import Clusters, OrgDb
 from amigo_api.core.errors import AmigoError
 from amigo_api.sandbox.builds import BuildFailed
 from amigo_api.sandbox.confinement import SandboxUnavailable
-from amigo_api.settings import Settings, get_settings
+from amigo_api.settings import Settings
 from amigo_api.tools.outcomes import rejection
 
 P = ParamSpec("P")
@@ -36,14 +35,19 @@ def rejecting(function: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     return run
 
 
-@asynccontextmanager
-async def organization(org_id: str) -> AsyncIterator[tuple[OrgDb, Settings]]:
-    settings = get_settings()
-    clusters = Clusters(settings)
-    try:
-        yield await clusters.org_db(org_id), settings
-    finally:
-        await clusters.close()
+class WorkerContext:
+    """What the tool activities of one worker process share: its settings and its database clients (one
+    connection pool for every activity, instead of one per activity)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clusters = Clusters(settings)
+
+    async def org(self, org_id: str) -> OrgDb:
+        return await self.clusters.org_db(org_id)
+
+    async def close(self) -> None:
+        await self.clusters.close()
 
 
 async def while_heartbeating(work: Awaitable[T], tick: Callable[[], Awaitable[None]] | None = None,

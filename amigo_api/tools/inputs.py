@@ -19,11 +19,16 @@ def _path(error_path: Any) -> str:
     return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error_path) or "(the input)"
 
 
-def validate_inputs(schema: dict[str, Any], inputs: list[dict[str, Any]]) -> None:
+def check_schema(schema: dict[str, Any]) -> None:
+    """Publishing checks the schema once, so invokes need not."""
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
-        raise InvalidToolInput(f"The tool's input schema is not a valid JSON Schema: {exc.message}") from exc
+        raise InvalidRequest(f"The entrypoint's input schema is not a valid JSON Schema: {exc.message}",
+                             error_code="invalid_entrypoint") from exc
+
+
+def validate_inputs(schema: dict[str, Any], inputs: list[dict[str, Any]]) -> None:
     validator = Draft202012Validator(schema)
     for index, parameters in enumerate(inputs):
         error = min(validator.iter_errors(parameters), key=lambda e: list(map(str, e.absolute_path)), default=None)

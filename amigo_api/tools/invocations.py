@@ -50,7 +50,7 @@ def _status(result: dict[str, Any]) -> dict[str, Any]:
 
 async def record(org: OrgDb, run_id: str, version: ToolVersionDocument, user_id: str, inputs: list[ToolInput],
                  results: list[dict[str, Any]]) -> None:
-    """One invocation per input; ids follow from the run, so recording twice writes nothing new."""
+    """One invocation per input; ids follow from the run (a run is never retried, so it records once)."""
     now = utcnow()
     docs = [ToolInvocationDocument(
         _id=_invocation_id(run_id, index), tool_id=version["tool_id"], version_id=version["_id"],
@@ -58,11 +58,7 @@ async def record(org: OrgDb, run_id: str, version: ToolVersionDocument, user_id:
         invocation_source={"type": API_INVOCATION, "user_id": user_id}, duration_ms=int(result["duration_ms"]),
         inputs=tool_input.input_parameters, created_at=now, updated_at=now)
         for index, (tool_input, result) in enumerate(zip(inputs, results, strict=True))]
-    repository = ToolInvocationRepository(org)
-    recorded = {d["_id"] for d in await repository.find_all({"_id": {"$in": [d["_id"] for d in docs]}})}
-    fresh = [d for d in docs if d["_id"] not in recorded]
-    if fresh:
-        await repository.store_many(fresh)
+    await ToolInvocationRepository(org).store_many(docs)
 
 
 async def _visible(org: OrgDb, principal: Principal) -> Document:

@@ -14,7 +14,7 @@ from amigo_api.core.errors import Conflict, InvalidRequest
 from amigo_api.core.locks import acquire_lock, release_lock
 from amigo_api.sandbox.builds import ensure_build
 from amigo_api.tools import versions
-from amigo_api.tools.activity_support import organization, rejecting, while_heartbeating
+from amigo_api.tools.activity_support import WorkerContext, rejecting, while_heartbeating
 from amigo_api.tools.project import ProjectSource, branch_tip, check_variables, parse_project, project_at
 from amigo_api.tools.publish_workflow import LOCK_TTL, BuiltProject, PublishJob, PublishSource
 from amigo_api.tools.repo.storage import DEFAULT_BRANCH, RepoStore
@@ -46,10 +46,18 @@ def _source(store: RepoStore, job: PublishJob, last_commit: str | None) -> Proje
     return source
 
 
-@activity.defn(name="resolve_publish_source")
-@rejecting
-async def resolve_publish_source(job: PublishJob) -> PublishSource:
-    async with organization(job.org_id) as (org, settings):
+class PublishActivities:
+    def __init__(self, context: WorkerContext) -> None:
+        self.context = context
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.resolve_publish_source, self.build_and_check_tool, self.record_tool_version,
+                self.release_tool_lock]
+
+    @activity.defn(name="resolve_publish_source")
+    @rejecting
+    async def resolve_publish_source(self, job: PublishJob) -> PublishSource:
+        org, settings = await self.context.org(job.org_id), self.context.settings
         await _renew_lock(org, job)
         tool = await get_tool(org, job.tool_id)
         if tool["deprecated"]:
@@ -62,11 +70,10 @@ async def resolve_publish_source(job: PublishJob) -> PublishSource:
         return PublishSource(source.commit, source.tree_id, config.entrypoint, config.envvars, config.secret_envvars,
                              config.scaffold_release)
 
-
-@activity.defn(name="build_and_check_tool")
-@rejecting
-async def build_and_check_tool(job: PublishJob, source: PublishSource) -> BuiltProject:
-    async with organization(job.org_id) as (org, settings):
+    @activity.defn(name="build_and_check_tool")
+    @rejecting
+    async def build_and_check_tool(self, job: PublishJob, source: PublishSource) -> BuiltProject:
+        org, settings = await self.context.org(job.org_id), self.context.settings
         await _renew_lock(org, job)
         git_dir = RepoStore(settings.git_root).path(job.org_id)
         build = await _holding_lock(org, job, ensure_build(
@@ -76,20 +83,13 @@ async def build_and_check_tool(job: PublishJob, source: PublishSource) -> BuiltP
         schema = await _holding_lock(org, job, check_in_sandbox(build, source.entrypoint, env, settings))
         return BuiltProject(build.key, build.reused, schema)
 
-
-@activity.defn(name="record_tool_version")
-@rejecting
-async def record_tool_version(job: PublishJob, source: PublishSource, built: BuiltProject) -> str:
-    async with organization(job.org_id) as (org, _):
+    @activity.defn(name="record_tool_version")
+    @rejecting
+    async def record_tool_version(self, job: PublishJob, source: PublishSource, built: BuiltProject) -> str:
+        org = await self.context.org(job.org_id)
         await _renew_lock(org, job)
         return await versions.record_version(org, job, source, built)
 
-
-@activity.defn(name="release_tool_lock")
-async def release_tool_lock(job: PublishJob) -> None:
-    async with organization(job.org_id) as (org, _):
-        await release_lock(org, tool_lock(job.tool_id), job.lock_owner)
-
-
-ACTIVITIES: list[Callable[..., Any]] = [resolve_publish_source, build_and_check_tool, record_tool_version,
-                                        release_tool_lock]
+    @activity.defn(name="release_tool_lock")
+    async def release_tool_lock(self, job: PublishJob) -> None:
+        await release_lock(await self.context.org(job.org_id), tool_lock(job.tool_id), job.lock_owner)

@@ -7,6 +7,7 @@ from amigo_api.core.errors import InvalidRequest
 from amigo_api.sandbox.builds import Build
 from amigo_api.sandbox.runner import RunOutcome, run_harness
 from amigo_api.settings import Settings
+from amigo_api.tools.inputs import check_schema
 from amigo_api.tools.runtime import mounts_for, runner_config
 
 MAX_NAMED_FAILURES = 10
@@ -42,4 +43,5 @@ async def check_in_sandbox(build: Build, entrypoint: str, env: dict[str, str], s
     if "error" in schema.answer:
         raise InvalidRequest(schema.answer["error"], error_code="invalid_entrypoint")
     input_schema: dict[str, Any] = schema.answer["input_schema"]
+    check_schema(input_schema)
     return input_schema

@@ -20,8 +20,10 @@ from amigo_api.admin.sql.activities import mark_sql_query_failed, run_sql_query
 from amigo_api.admin.sql.workflow import SqlQueryWorkflow
 from amigo_api.sandbox.confinement import SandboxUnavailable, check_bubblewrap
 from amigo_api.settings import Settings
-from amigo_api.tools import publish_activities, run_activities
+from amigo_api.tools.activity_support import WorkerContext
+from amigo_api.tools.publish_activities import PublishActivities
 from amigo_api.tools.publish_workflow import PublishToolVersionWorkflow
+from amigo_api.tools.run_activities import RunActivities
 from amigo_api.tools.run_workflow import InvokeToolWorkflow, TestToolWorkflow
 from amigo_api.workflows.probe import ProbeWorkflow, probe_activity
 
@@ -29,7 +31,6 @@ log = structlog.get_logger(__name__)
 WORKFLOWS = [ProbeWorkflow, SqlQueryWorkflow]
 ACTIVITIES: list[Callable[..., Any]] = [probe_activity, run_sql_query, mark_sql_query_failed]
 TOOL_WORKFLOWS = [PublishToolVersionWorkflow, InvokeToolWorkflow, TestToolWorkflow]
-TOOL_ACTIVITIES = publish_activities.ACTIVITIES + run_activities.ACTIVITIES
 
 
 async def connect(settings: Settings) -> Client:
@@ -40,9 +41,14 @@ async def connect(settings: Settings) -> Client:
 SHUTDOWN_SECONDS = 5
 
 
-def _workers(client: Client, settings: Settings, *, main: bool, tools: bool) -> list[Worker]:
-    queues = ([(settings.temporal_task_queue, WORKFLOWS, ACTIVITIES)] if main else []) + (
-        [(settings.tool_task_queue, TOOL_WORKFLOWS, TOOL_ACTIVITIES)] if tools else [])
+def _workers(client: Client, settings: Settings, *, main: bool, tool_context: WorkerContext | None
+             ) -> list[Worker]:
+    queues: list[tuple[str, list[Any], list[Callable[..., Any]]]] = []
+    if main:
+        queues.append((settings.temporal_task_queue, WORKFLOWS, ACTIVITIES))
+    if tool_context is not None:
+        tool_activities = PublishActivities(tool_context).all() + RunActivities(tool_context).all()
+        queues.append((settings.tool_task_queue, TOOL_WORKFLOWS, tool_activities))
     return [Worker(client, task_queue=queue, workflows=workflows, activities=activities,
                    graceful_shutdown_timeout=timedelta(seconds=SHUTDOWN_SECONDS))
             for queue, workflows, activities in queues]
@@ -53,12 +59,15 @@ async def run_worker(settings: Settings, *, main: bool = True, tools: bool = Tru
     client = await connect(settings)
     if tools:
         _check_sandbox(settings)
-    workers = _workers(client, settings, main=main, tools=tools)
+    tool_context = WorkerContext(settings) if tools else None
+    workers = _workers(client, settings, main=main, tool_context=tool_context)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     async with contextlib.AsyncExitStack() as running:
+        if tool_context is not None:
+            running.push_async_callback(tool_context.close)
         for worker in workers:
             await running.enter_async_context(worker)
         log.info("worker_started", task_queues=[w.task_queue for w in workers], address=settings.temporal_address)
