@@ -152,6 +152,10 @@ async def test_invoke_by_version_and_specifier(stack: Stack, http: httpx.AsyncCl
         assert SECRET not in json.dumps(stored, default=str)
     finally:
         client.close()
+    sql = await http.post(f"/v1/{admin.org_id}/admin/sql_query", headers=admin.headers, json={
+        "sql_query": f"select * from tool_invocations where tool_id = '{tool_id}'", "async_query": False})
+    assert sql.status_code == 200 and len(sql.json()["result"]) == 4, sql.text
+    assert "input_parameters" not in sql.text and '"text"' in sql.text and SECRET not in sql.text
 
 
 async def test_test_tool_on_a_branch(stack: Stack, http: httpx.AsyncClient, admin: Caller, workspace: Workspace,
