@@ -33,11 +33,15 @@ from amigo_api.core.ratelimit import RateLimiter
 from amigo_api.core.request_guard import RequestGuardMiddleware
 from amigo_api.core.routing import dispatch_by_section
 from amigo_api.core.security import TokenService
+from amigo_api.llm_analytics import router as llm_router
+from amigo_api.llm_analytics.errors import API_PREFIXES, PostHogErrors
+from amigo_api.llm_analytics.repository import ensure_infra_indexes
 from amigo_api.models import router as models_router
 from amigo_api.models.service import ModelRegistry
 from amigo_api.organizations import router as organizations_router
 from amigo_api.organizations.service import OrganizationDirectory
 from amigo_api.roles import router as roles_router
+from amigo_api.roles import service as roles_service
 from amigo_api.services import router as services_router
 from amigo_api.settings import Settings, get_settings
 from amigo_api.simulations import router as simulations_router
@@ -54,7 +58,8 @@ UPKEEP_SECONDS = 60
 # Sign-in (`/user/signin_with_api_key`) comes before the users' `/user/{user_id}` routes that would match it.
 ROUTERS = [organizations_router.router, api_keys_router.router, users_router.router, roles_router.router,
            agents_router.router, services_router.router, simulations_router.router, models_router.router,
-           prompt_logs_router.router, sql_router.router, repo_router.router, tools_router.router]
+           prompt_logs_router.router, sql_router.router, repo_router.router, tools_router.router,
+           llm_router.router, llm_router.api_router, llm_router.capture_router]
 
 
 async def _maintain(app: FastAPI) -> None:
@@ -84,8 +89,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.clusters = clusters
     for name in clusters.uris:
         await domains.ensure_indexes(clusters.database(name))
+        await roles_service.grant_added_permissions(clusters.database(name))
         await PromptLogRepository.ensure_retention(clusters.database(name),
                                                    settings.prompt_log_retention_days * 24 * 3600)
+    await ensure_infra_indexes(clusters.infra)
     app.state.tokens = TokenService(settings, clusters.infra)
     await app.state.tokens.start()
     app.state.maintenance = MaintenanceSwitch(clusters.infra, settings.maintenance_poll_seconds)
@@ -127,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.blobs = BlobStore(settings.blob_root)
     app.state.tool_scaffold = ScaffoldRelease.load()
     app.state.sql_snapshots = SnapshotCache(settings)
-    install_error_handlers(app)
+    install_error_handlers(app, shapes=[(prefix, PostHogErrors()) for prefix in API_PREFIXES])
     for router in ROUTERS:
         app.router.routes.extend(router.routes)
     _add_operational_routes(app)

@@ -8,6 +8,8 @@ from amigo_api.admin.prompt_logs import service as prompt_logs
 from amigo_api.admin.sql import service as sql
 from amigo_api.agents import service as agents
 from amigo_api.api_keys import service as api_keys
+from amigo_api.llm_analytics import capture as llm_capture
+from amigo_api.llm_analytics import service as llm_analytics
 from amigo_api.organizations import service as organizations
 from amigo_api.roles import service as roles
 from amigo_api.roles import temporary_grants
@@ -20,9 +22,9 @@ from amigo_api.users import service as users
 
 # Modules with an `ensure_indexes(db)` for their collections.
 INDEX_OWNERS: list[ModuleType] = [organizations, roles, users, api_keys, agents, services, simulations, tool_repo,
-                                  tools, prompt_logs, sql]
+                                  tools, prompt_logs, sql, llm_analytics]
 # Modules imported only for what they declare.
-DECLARATIONS: list[ModuleType] = [temporary_grants, tool_versions]
+DECLARATIONS: list[ModuleType] = [temporary_grants, tool_versions, llm_capture]
 
 
 async def ensure_indexes(db: Any) -> None:

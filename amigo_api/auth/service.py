@@ -4,6 +4,7 @@ temporary grants join the role's."""
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from amigo_api.api_keys.service import find_api_key
 from amigo_api.core.auth import Principal
@@ -56,6 +57,21 @@ class PrincipalLoader:
         if key is None or key["expires_at"] <= now:
             raise Unauthorized("The API key this token was issued for was deleted or has expired; sign in again.",
                                error_code="api_key_revoked")
+        found = await self._member(org, issuer, user_id)
+        if found is None:
+            return None
+        principal, temporary = found
+        valid_until = time.monotonic() + min(
+            [(g["expires_at"] - now).total_seconds() for g in temporary] + [(key["expires_at"] - now).total_seconds()])
+        return principal, valid_until
+
+    async def load_member(self, org: OrgDb, user_id: str) -> Principal | None:
+        """A user of `org` acting through a credential of their own other than a token (an LLM analytics
+        personal API key); None if the user has no role."""
+        found = await self._member(org, org, user_id)
+        return found[0] if found else None
+
+    async def _member(self, org: OrgDb, issuer: OrgDb, user_id: str) -> tuple[Principal, list[Any]] | None:
         member = (await find_user(org, user_id) if issuer.org_id == org.org_id
                   else await external_member(org, issuer.org_id, user_id))
         if member is None:
@@ -64,10 +80,8 @@ class PrincipalLoader:
         role = await self.role(org, member["role_id"])
         if role is None:
             return None
-        temporary = await temporary_grants.active_grants(org, user_id, now)
-        valid_until = time.monotonic() + min(
-            [(g["expires_at"] - now).total_seconds() for g in temporary] + [(key["expires_at"] - now).total_seconds()])
+        temporary = await temporary_grants.active_grants(org, user_id, utcnow())
         principal = Principal(
             org_id=org.org_id, issuer_org_id=issuer.org_id, user_id=user_id, role_id=role.id, role_name=role.name,
             role_grants=role.grants, temporary_grants=temporary_grants.grants_of(temporary))
-        return principal, valid_until
+        return principal, list(temporary)

@@ -84,6 +84,9 @@ class PrincipalSource(Protocol):
         in the org. Raises NotFound when the org does not exist, Unauthorized when the API key the token was
         issued for is deleted or expired."""
 
+    async def load_member(self, org: OrgDb, user_id: str) -> Principal | None:
+        """A user of `org` through a credential other than a token; None if the user has no role."""
+
 
 # (path org, issuer org, user, API key)
 CacheKey = tuple[str, str, str, str]

@@ -1,11 +1,12 @@
 """Domain errors, each with a status code and a stable error code, mapped to responses once."""
 
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any, Protocol, TypeVar, cast
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -94,8 +95,27 @@ def error_body(detail: str, error_code: str, **extra: Any) -> dict[str, Any]:
     return {"detail": detail, "error_code": error_code, **extra}
 
 
-async def _amigo_error(_: Request, exc: Exception) -> JSONResponse:
+class ErrorShape(Protocol):
+    """Another API's error bodies, for the paths that speak it (`install_error_handlers(app, shapes=...)`)."""
+
+    def amigo(self, exc: AmigoError) -> Response: ...
+
+    def validation(self, exc: RequestValidationError) -> Response: ...
+
+    def http(self, exc: StarletteHTTPException) -> Response: ...
+
+
+def _shape(request: Request) -> ErrorShape | None:
+    for prefix, shape in request.app.state.error_shapes:
+        if request.url.path.startswith(prefix):
+            return cast(ErrorShape, shape)
+    return None
+
+
+async def _amigo_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AmigoError)
+    if (shape := _shape(request)) is not None:
+        return shape.amigo(exc)
     return JSONResponse(error_body(exc.detail, exc.error_code), exc.status_code, headers=exc.headers)
 
 
@@ -110,8 +130,10 @@ def _describe_validation_error(errors: list[dict[str, Any]]) -> str:
     return f"Invalid {where}: {first.get('msg', 'failed validation')}{more}."
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if (shape := _shape(request)) is not None:
+        return shape.validation(exc)
     raw = list(exc.errors())
     errors = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in raw]
     return JSONResponse(error_body(_describe_validation_error(raw), "validation_error", errors=errors), 422)
@@ -120,8 +142,10 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "invalid_credentials", 403: "forbidden"}
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if (shape := _shape(request)) is not None:
+        return shape.http(exc)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
     return JSONResponse(error_body(detail, code), exc.status_code, headers=getattr(exc, "headers", None))
@@ -146,7 +170,10 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body("An internal error occurred; it has been logged.", "internal_error"), 500)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, shapes: Sequence[tuple[str, ErrorShape]] = ()) -> None:
+    """Amigo's `{detail, error_code}` everywhere, but on paths under a prefix of `shapes`, whose shape
+    renders the error instead."""
+    app.state.error_shapes = tuple(shapes)
     app.add_exception_handler(AmigoError, _amigo_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -65,6 +65,8 @@ PERMISSIONS: tuple[str, ...] = (
     "DynamicBehaviorInstruction:DeleteDynamicBehaviorInstruction",
     "DynamicBehaviorInstruction:GetDynamicBehaviorInstruction",
     "DynamicBehaviorInstruction:UpdateDynamicBehaviorInstruction",
+    "LLMAnalytics:CreateEnvironment", "LLMAnalytics:GetDataset", "LLMAnalytics:GetEnvironment",
+    "LLMAnalytics:GetEvaluation", "LLMAnalytics:ModifyDataset", "LLMAnalytics:ModifyEvaluation",
     "Metric:CreateMetric", "Metric:DeleteMetric", "Metric:EvaluateMetric", "Metric:GetMetric",
     "Metric:GetMetricEvaluationResult", "Metric:ModifyMetric",
     "Organization:CreateAPIKey", "Organization:CreateAgent", "Organization:CreateAgentVersion",

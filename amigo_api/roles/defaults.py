@@ -19,7 +19,7 @@ def _all_of(*resources: str) -> list[str]:
     return [name for name in PERMISSIONS if name.split(":", 1)[0] in resources]
 
 
-_ADMIN = _USER + _all_of("Metric", "DynamicBehaviorInstruction", "Simulation", "Tool") + [
+_ADMIN = _USER + _all_of("Metric", "DynamicBehaviorInstruction", "Simulation", "Tool", "LLMAnalytics") + [
     "Admin:GetModels", "Admin:WritePromptLog",
     "Conversation:GetInteractionInsights", "Conversation:ModifyConversation",
     "Organization:CreateAgent", "Organization:CreateAgentVersion", "Organization:DeleteAgent",
@@ -51,3 +51,14 @@ def default_roles() -> list[tuple[str, str, FrontendView, list[PermissionGrant]]
          "organization settings.", "admin", unconditional(_AMIGO_ADMIN)),
         (SUPER_ADMIN_ROLE, "Every permission, unconditionally.", "admin", unconditional(PERMISSIONS)),
     ]
+
+
+# Permissions added after organizations already existed: on start, the default roles that lack them gain them
+# (`roles.service.grant_added_permissions`). Custom roles are never changed.
+ADDED_PERMISSIONS = tuple(name for name in PERMISSIONS if name.startswith("LLMAnalytics:"))
+
+
+def added_permissions_by_role() -> dict[str, list[str]]:
+    """For each default role, the added permissions it holds."""
+    return {name: [g.permission_name for g in grants if g.permission_name in ADDED_PERMISSIONS]
+            for name, _, _, grants in default_roles()}

@@ -180,3 +180,17 @@ register_table(SqlTable("roles", RoleRepository.collection_name, {
     "role_id": "_id", "name": "name", "description": "description", "frontend_view": "frontend_view",
     "permission_grants": "permission_grants", "is_active": "is_active", "expires_at": "expires_at",
     "created_at": "created_at", "updated_at": "updated_at"}))
+
+
+async def grant_added_permissions(db: Any) -> int:
+    """Give the default roles of every organization in `db` the permissions added since they were made
+    (`defaults.ADDED_PERMISSIONS`), so the top role stays the top role. Idempotent; custom roles (any other
+    name) are untouched. Returns how many roles changed."""
+    changed = 0
+    for role_name, names in defaults.added_permissions_by_role().items():
+        for name in names:
+            result = await db[RoleRepository.collection_name].update_many(
+                {"name": role_name, "is_active": True, "permission_grants.permission_name": {"$ne": name}},
+                {"$push": {"permission_grants": {"permission_name": name, "conditions": {}}}})
+            changed += result.modified_count
+    return changed

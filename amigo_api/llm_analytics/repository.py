@@ -1,0 +1,74 @@
+"""Stored shapes of LLM analytics. Environments and personal API keys live in the infra-config database:
+`/api/environments/{id}` paths and capture requests carry no organization, so their ids, project tokens and
+key hashes are looked up there. Events live in the owning organization's database."""
+
+from datetime import datetime
+from typing import Any, TypedDict
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+
+from amigo_api.core.db import Document
+from amigo_api.core.repository import TypedRepository
+
+ENVIRONMENTS = "llm_environments"
+PERSONAL_API_KEYS = "llm_personal_api_keys"
+COUNTERS = "counters"
+ENVIRONMENT_COUNTER = "llm_environment"
+
+
+class EnvironmentDocument(TypedDict):
+    _id: int  # allocated from a counter, never reused
+    uuid: str
+    org_id: str
+    name: str
+    project_token: str  # `phc_...`: public, picks the environment for capture
+    created_by: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class PersonalApiKeyDocument(TypedDict):
+    _id: str
+    org_id: str
+    user_id: str
+    label: str
+    scopes: list[str]
+    secret_hash: str  # sha256 of the whole `phx_...` value; the value itself is shown once
+    mask_value: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class EventDocument(TypedDict):
+    _id: str  # `{environment_id}/{uuid}`: a re-sent uuid is stored once
+    environment_id: int
+    uuid: str
+    event: str
+    distinct_id: str
+    properties: dict[str, Any]
+    timestamp: datetime
+    created_at: datetime
+
+
+class EventRepository(TypedRepository[EventDocument]):
+    collection_name = "events"
+    indexes = [IndexModel([("org_id", ASCENDING), ("environment_id", ASCENDING), ("event", ASCENDING),
+                           ("timestamp", DESCENDING)], name="event_environment_event_time"),
+               IndexModel([("org_id", ASCENDING), ("environment_id", ASCENDING), ("uuid", ASCENDING)],
+                          name="event_environment_uuid")]
+
+
+async def ensure_infra_indexes(infra: AsyncDatabase[Document]) -> None:
+    await infra[ENVIRONMENTS].create_index([("project_token", ASCENDING)], unique=True, name="project_token")
+    await infra[ENVIRONMENTS].create_index([("org_id", ASCENDING), ("_id", ASCENDING)], name="org_environments")
+    await infra[PERSONAL_API_KEYS].create_index([("secret_hash", ASCENDING)], unique=True, name="key_hash")
+    await infra[PERSONAL_API_KEYS].create_index([("org_id", ASCENDING), ("user_id", ASCENDING)], name="key_owner")
+
+
+async def next_environment_id(infra: AsyncDatabase[Document]) -> int:
+    """Atomic: concurrent creates in any process get distinct ids, and an id is never handed out twice."""
+    counter = await infra[COUNTERS].find_one_and_update(
+        {"_id": ENVIRONMENT_COUNTER}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER)
+    assert counter is not None  # upserted
+    return int(counter["value"])

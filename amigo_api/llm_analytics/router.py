@@ -1,0 +1,148 @@
+"""HTTP endpoints of LLM analytics (docs/llm-analytics.md):
+
+- `/v1/{organization}/llm_analytics/...`, Amigo's conventions: environments and personal API keys;
+- `/api/environments/{environment_id}/...` and the same routes under `/api/projects/...`, PostHog's shapes;
+- PostHog's capture endpoints, authenticated by the project token in the body (or the v1 Bearer header)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+from pymongo.asynchronous.database import AsyncDatabase
+
+from amigo_api.core.auth import CurrentPrincipal, Principal, require
+from amigo_api.core.db import Document
+from amigo_api.core.openapi import error_responses
+from amigo_api.core.pagination import ContinuationToken
+from amigo_api.core.ratelimit import anonymous_rate_limit, rate_limit
+from amigo_api.core.request_guard import body_limit
+from amigo_api.core.routing import domain_router
+from amigo_api.llm_analytics import capture, service
+from amigo_api.llm_analytics import schemas as s
+from amigo_api.llm_analytics.auth import EnvironmentCaller, environment_access
+from amigo_api.llm_analytics.capture import InvalidToken
+
+router = domain_router("/v1/{organization}/llm_analytics", tags=["LLM analytics"])
+EnvironmentCreator = Annotated[Principal, Depends(require("LLMAnalytics:CreateEnvironment"))]
+EnvironmentReader = Annotated[Principal, Depends(require("LLMAnalytics:GetEnvironment"))]
+
+
+def _infra(request: Request) -> AsyncDatabase[Document]:
+    infra: AsyncDatabase[Document] = request.app.state.clusters.infra
+    return infra
+
+
+Infra = Annotated[AsyncDatabase[Document], Depends(_infra)]
+
+
+@router.post("/environments/", operation_id="create-llm-analytics-environment", status_code=status.HTTP_201_CREATED,
+             summary="Create an LLM analytics environment", response_model=s.Environment,
+             dependencies=[rate_limit(10)])
+async def create_environment(body: s.CreateEnvironmentRequest, principal: EnvironmentCreator, infra: Infra
+                             ) -> s.Environment:
+    """An environment (PostHog's project) of this organization: a globally unique integer `id` for
+    `/api/environments/{id}/...` and a public project token (`api_token`, `phc_...`) for capture."""
+    return await service.create_environment(infra, principal, body.name)
+
+
+@router.get("/environments/", operation_id="get-llm-analytics-environments", summary="List LLM analytics environments",
+            response_model=s.ListEnvironmentsResponse, dependencies=[rate_limit(50)])
+async def list_environments(principal: EnvironmentReader, infra: Infra,
+                            limit: Annotated[int, Query(ge=1, le=100)] = 50,
+                            continuation_token: ContinuationToken = 0) -> s.ListEnvironmentsResponse:
+    return await service.list_environments(infra, principal.org_id, limit, continuation_token)
+
+
+@router.post("/api_keys/", operation_id="create-llm-analytics-personal-api-key", status_code=status.HTTP_201_CREATED,
+             summary="Create a personal API key", response_model=s.CreatedPersonalApiKey, dependencies=[rate_limit(10)])
+async def create_personal_api_key(body: s.CreatePersonalApiKeyRequest, principal: CurrentPrincipal, infra: Infra
+                                  ) -> s.CreatedPersonalApiKey:
+    """A key (`phx_...`) of the caller's own for `/api/environments/...`, shown only in this answer (only its
+    hash is stored). It acts as its user: it needs the route's scope and the user's grant."""
+    return await service.create_personal_key(infra, principal, body)
+
+
+@router.get("/api_keys/", operation_id="get-llm-analytics-personal-api-keys", summary="List your personal API keys",
+            response_model=s.ListPersonalApiKeysResponse, dependencies=[rate_limit(50)])
+async def list_personal_api_keys(principal: CurrentPrincipal, infra: Infra) -> s.ListPersonalApiKeysResponse:
+    return await service.list_personal_keys(infra, principal)
+
+
+@router.delete("/api_keys/{key_id}", operation_id="delete-llm-analytics-personal-api-key",
+               status_code=status.HTTP_204_NO_CONTENT, response_class=Response, summary="Delete a personal API key",
+               dependencies=[rate_limit(20)], responses=error_responses(r404="The key does not exist."))
+async def delete_personal_api_key(key_id: Annotated[str, Path(max_length=64)], principal: CurrentPrincipal,
+                                  infra: Infra) -> Response:
+    await service.delete_personal_key(infra, principal, key_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# PostHog's API: one router, mounted under /api/environments and /api/projects -----------------------------
+
+environment_routes = APIRouter(route_class=router.route_class, tags=["LLM analytics (PostHog API)"])
+AnyCredential = Annotated[EnvironmentCaller, Depends(environment_access(None))]
+
+
+@environment_routes.get("/", operation_id="get-environment", summary="Retrieve an environment",
+                        response_model=s.Environment, dependencies=[rate_limit(120)])
+async def get_environment(caller: AnyCredential) -> s.Environment:
+    """Any valid credential of the environment: a member's token, or a personal API key of its organization."""
+    return service.environment_view(caller.environment)
+
+
+api_router = APIRouter()
+api_router.include_router(environment_routes, prefix="/api/environments/{environment_id}")
+# The same routes again (PostHog's legacy dual route); documented once.
+api_router.include_router(environment_routes, prefix="/api/projects/{environment_id}", include_in_schema=False)
+
+
+# Capture --------------------------------------------------------------------------------------------------
+
+capture_router = APIRouter(tags=["LLM analytics capture"])
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _environment_and_org(request: Request, token: str) -> tuple[Any, Any]:
+    environment = await service.environment_for_token(request.app.state.clusters.infra, token)
+    if environment is None:
+        raise InvalidToken()
+    return environment, await request.app.state.clusters.org_db(environment["org_id"])
+
+
+async def _capture_v0(request: Request, compression: str | None) -> JSONResponse:
+    body = capture.decode_body(await request.body(), request.headers.get("content-encoding", ""), compression)
+    events = capture.events_of(body)
+    environment, org = await _environment_and_org(request, capture.token_of(body, events))
+    await capture.capture_v0(org, environment, body, events)
+    return JSONResponse({"status": "Ok"})
+
+
+CAPTURE_LIMIT = [anonymous_rate_limit(6000, _client)]
+# PostHog's v0 paths (trailing slash optional: a redirect would lose the POST body), and their body limits.
+V0_PATHS = {"/batch": capture.MAX_BODY_BYTES, "/capture": capture.MAX_BODY_BYTES, "/e": capture.MAX_BODY_BYTES,
+            "/i/v0/e": capture.MAX_BODY_BYTES, "/i/v0/ai/batch": capture.MAX_AI_BODY_BYTES}
+
+
+def _add_v0_route(path: str, limit: int) -> None:
+    name = "capture-" + path.strip("/").replace("/", "-")
+    for variant, suffix in ((f"{path}/", ""), (path, "-no-slash")):
+        capture_router.add_api_route(
+            variant, _capture_v0, methods=["POST"], dependencies=CAPTURE_LIMIT, include_in_schema=not suffix,
+            openapi_extra=body_limit(limit), operation_id=name + suffix, summary=f"Capture events ({path}/)")
+
+
+for v0_path, v0_limit in V0_PATHS.items():
+    _add_v0_route(v0_path, v0_limit)
+
+
+@capture_router.post("/i/v1/analytics/events", operation_id="capture-v1", summary="Capture events (capture v1)",
+                     dependencies=CAPTURE_LIMIT, openapi_extra=body_limit(capture.MAX_BODY_BYTES))
+async def capture_v1(request: Request, compression: str | None = None) -> JSONResponse:
+    """Bearer project token; per-event results keyed by uuid (`ok`, or `drop` with the reason)."""
+    token = request.headers.get("authorization", "").partition(" ")[2].strip()
+    body = capture.decode_body(await request.body(), request.headers.get("content-encoding", ""), compression)
+    environment, org = await _environment_and_org(request, token)
+    return JSONResponse(await capture.capture_v1(org, environment, body, capture.events_of(body)))
