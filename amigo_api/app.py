@@ -59,7 +59,8 @@ UPKEEP_SECONDS = 60
 ROUTERS = [organizations_router.router, api_keys_router.router, users_router.router, roles_router.router,
            agents_router.router, services_router.router, simulations_router.router, models_router.router,
            prompt_logs_router.router, sql_router.router, repo_router.router, tools_router.router,
-           llm_router.router, llm_router.api_router, llm_router.capture_router]
+           llm_router.router, llm_router.environments_router, llm_router.projects_router,
+           llm_router.capture_router]
 
 
 async def _maintain(app: FastAPI) -> None:

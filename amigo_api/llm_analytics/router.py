@@ -4,6 +4,7 @@
 - `/api/environments/{environment_id}/...` and the same routes under `/api/projects/...`, PostHog's shapes;
 - PostHog's capture endpoints, authenticated by the project token in the body (or the v1 Bearer header)."""
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
@@ -79,21 +80,31 @@ async def delete_personal_api_key(key_id: Annotated[str, Path(max_length=64)], p
 
 # PostHog's API: one router, mounted under /api/environments and /api/projects -----------------------------
 
-environment_routes = APIRouter(route_class=router.route_class, tags=["LLM analytics (PostHog API)"])
 AnyCredential = Annotated[EnvironmentCaller, Depends(environment_access(None))]
 
 
-@environment_routes.get("/", operation_id="get-environment", summary="Retrieve an environment",
-                        response_model=s.Environment, dependencies=[rate_limit(120)])
 async def get_environment(caller: AnyCredential) -> s.Environment:
     """Any valid credential of the environment: a member's token, or a personal API key of its organization."""
     return service.environment_view(caller.environment)
 
 
-api_router = APIRouter()
-api_router.include_router(environment_routes, prefix="/api/environments/{environment_id}")
-# The same routes again (PostHog's legacy dual route); documented once.
-api_router.include_router(environment_routes, prefix="/api/projects/{environment_id}", include_in_schema=False)
+# Each route once: (path, endpoint, how it is declared). The routers below mount them all.
+ENVIRONMENT_ROUTES: list[tuple[str, Callable[..., Any], dict[str, Any]]] = [
+    ("/", get_environment, {"methods": ["GET"], "operation_id": "get-environment", "summary": "Retrieve an environment",
+                            "response_model": s.Environment, "dependencies": [rate_limit(120)]}),
+]
+
+
+def _environment_router(prefix: str, documented: bool) -> APIRouter:
+    mounted = domain_router(prefix, tags=["LLM analytics (PostHog API)"], include_in_schema=documented)
+    for path, endpoint, declaration in ENVIRONMENT_ROUTES:
+        mounted.add_api_route(path, endpoint, **declaration)
+    return mounted
+
+
+# PostHog's legacy dual route: the same routes under /api/projects, documented once.
+environments_router = _environment_router("/api/environments/{environment_id}", documented=True)
+projects_router = _environment_router("/api/projects/{environment_id}", documented=False)
 
 
 # Capture --------------------------------------------------------------------------------------------------
