@@ -1,9 +1,11 @@
 """The API as a real uvicorn process on loopback, for tests that need HTTP across processes."""
 
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -45,3 +47,19 @@ def live_api(settings: Settings, log_dir: Path, name: str, **env: str) -> Iterat
         yield url
     finally:
         child.stop()
+
+
+def _open(url: str) -> socket.socket:
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+    return sock
+
+
+def status_after_partial_body(url: str, path: str, headers: dict[str, str], first_bytes: bytes) -> int:
+    """Send the head and the first bytes of the body, then read the answer without sending the rest."""
+    with _open(url) as sock:
+        head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": "localhost", "Content-Type": "application/json",
+                                                     **headers}.items())
+        sock.sendall(f"POST {path} HTTP/1.1\r\n{head}\r\n".encode() + first_bytes)
+        answer = sock.recv(65536)  # times out (the test fails) if the server waits for the rest of the body
+    return int(answer.split(b" ", 2)[1])

@@ -1,16 +1,14 @@
 """Bodies are bounded while they stream, and missing or invalid credentials are refused before any body is read:
 a client that announces a large body and sends only its first bytes gets its answer before it sends the rest."""
 
-import socket
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from amigo_api.settings import Settings
 from tests.conftest import Caller
-from tests.live import live_api
+from tests.live import live_api, status_after_partial_body
 
 FIFTY_MB = 50 * 1024 * 1024
 
@@ -21,39 +19,23 @@ def live_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
         yield url
 
 
-def _open(url: str) -> socket.socket:
-    parts = urlsplit(url)
-    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
-    return sock
-
-
-def _status_after_partial_body(url: str, path: str, headers: dict[str, str], first_bytes: bytes) -> int:
-    """Send the head and the first bytes of the body, then read the answer without sending the rest."""
-    with _open(url) as sock:
-        head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": "localhost", "Content-Type": "application/json",
-                                                     **headers}.items())
-        sock.sendall(f"POST {path} HTTP/1.1\r\n{head}\r\n".encode() + first_bytes)
-        answer = sock.recv(65536)  # times out (the test fails) if the server waits for the rest of the body
-    return int(answer.split(b" ", 2)[1])
-
-
 def test_missing_or_invalid_credentials_are_refused_before_the_body(live_url: str, admin: Caller) -> None:
     path = f"/v1/{admin.org_id}/service/"
     announced = {"Content-Length": str(FIFTY_MB)}
-    assert _status_after_partial_body(live_url, path, announced, b'{"name": "') == 401
+    assert status_after_partial_body(live_url, path, announced, b'{"name": "') == 401
     forged = {**announced, "Authorization": f"Bearer {admin.token[:-4]}AAAA"}
-    assert _status_after_partial_body(live_url, path, forged, b'{"name": "') == 401
+    assert status_after_partial_body(live_url, path, forged, b'{"name": "') == 401
     chunked = {"Transfer-Encoding": "chunked"}
-    assert _status_after_partial_body(live_url, path, chunked, b"5\r\n{\"a\":\r\n") == 401
+    assert status_after_partial_body(live_url, path, chunked, b"5\r\n{\"a\":\r\n") == 401
 
 
 def test_oversized_bodies_are_refused_while_they_stream(live_url: str, admin: Caller) -> None:
     path = f"/v1/{admin.org_id}/service/"
     auth = {"Authorization": f"Bearer {admin.token}"}
-    assert _status_after_partial_body(live_url, path, {**auth, "Content-Length": str(FIFTY_MB)}, b"{") == 413
+    assert status_after_partial_body(live_url, path, {**auth, "Content-Length": str(FIFTY_MB)}, b"{") == 413
     chunk = b"x" * (1024 * 1024)
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(3))  # 3 MiB, no final chunk
-    assert _status_after_partial_body(live_url, path, {**auth, "Transfer-Encoding": "chunked"}, chunks) == 413
+    assert status_after_partial_body(live_url, path, {**auth, "Transfer-Encoding": "chunked"}, chunks) == 413
     response = httpx.post(f"{live_url}{path}", headers=auth, content=b"{" + b" " * (3 * 1024 * 1024) + b"}")
     assert response.status_code == 413 and response.json()["error_code"] == "request_too_large"
 

@@ -123,7 +123,7 @@ async def _environment_and_org(request: Request, token: str) -> tuple[Any, Any]:
     return environment, await request.app.state.clusters.org_db(environment["org_id"])
 
 
-async def _capture_v0(request: Request, compression: str | None) -> JSONResponse:
+async def _capture_v0(request: Request, compression: str | None = None) -> JSONResponse:
     body = capture.decode_body(await request.body(), request.headers.get("content-encoding", ""), compression)
     events = capture.events_of(body)
     environment, org = await _environment_and_org(request, capture.token_of(body, events))
