@@ -72,7 +72,10 @@ def test_dev_starts_everything_and_keeps_data_and_credentials_across_restarts(tm
     try:
         stack = _wait_for_stack(process, stack_file, 0)
         assert set(stack) == {"api_url", "mongo_uri", "temporal_address", "org_id", "user_id", "api_key_id",
-                              "api_key"} and stack["org_id"] == "demo"
+                              "api_key", "environment_id", "project_token"} and stack["org_id"] == "demo"
+        captured = httpx.post(f"{stack['api_url']}/batch/", json={"api_key": stack["project_token"], "batch": [
+            {"event": "$ai_generation", "distinct_id": "dev", "properties": {}}]})
+        assert captured.status_code == 200, captured.text
         ready = httpx.get(f"{stack['api_url']}/readyz", timeout=30).json()
         assert ready["checks"] == {"mongo:default": True, "temporal": True, "worker": True, "workflow_probe": True}
         users_before = _sign_in_and_list_users(stack)
@@ -89,8 +92,8 @@ def test_dev_starts_everything_and_keeps_data_and_credentials_across_restarts(tm
     process = _start_dev(tmp_path)
     try:
         again = _wait_for_stack(process, stack_file, first_write)
-        assert {k: again[k] for k in ("org_id", "user_id", "api_key_id", "api_key")} == \
-               {k: stack[k] for k in ("org_id", "user_id", "api_key_id", "api_key")}
+        kept = ("org_id", "user_id", "api_key_id", "api_key", "environment_id", "project_token")
+        assert {k: again[k] for k in kept} == {k: stack[k] for k in kept}
         assert _sign_in_and_list_users(again) == users_before
     finally:
         _stop(process)

@@ -15,6 +15,7 @@ import httpx
 from rich.console import Console
 
 from amigo_api.bootstrap import api_key_valid, bootstrap
+from amigo_api.core.db import Clusters
 from amigo_api.devstack import (
     ChildProcess,
     _executable,
@@ -25,6 +26,8 @@ from amigo_api.devstack import (
     wait_until,
 )
 from amigo_api.devstack.credential import STACK_FILE, clone_recipe
+from amigo_api.llm_analytics.repository import ensure_infra_indexes
+from amigo_api.llm_analytics.service import first_environment
 from amigo_api.roles.defaults import SUPER_ADMIN_ROLE
 from amigo_api.sandbox.confinement import SandboxUnavailable, check_bubblewrap
 from amigo_api.settings import Settings
@@ -52,6 +55,18 @@ def _credentials(settings: Settings, data_dir: Path) -> dict[str, str]:
                 api_key_valid(settings, previous["org_id"], previous["api_key_id"])):
             return {k: previous[k] for k in keys}
     return asyncio.run(bootstrap(settings, DEV_ORG, DEV_EMAIL, SUPER_ADMIN_ROLE))
+
+
+async def _dev_environment(settings: Settings, credentials: dict[str, str]) -> dict[str, str | int]:
+    """The demo organization's LLM analytics environment: its id and project token for capture."""
+    clusters = Clusters(settings)
+    try:
+        await ensure_infra_indexes(clusters.infra)
+        environment = await first_environment(clusters.infra, credentials["org_id"], {
+            "org_id": credentials["org_id"], "user_id": credentials["user_id"]}, "Development")
+    finally:
+        await clusters.close()
+    return {"environment_id": environment.id, "project_token": environment.api_token}
 
 
 def _healthy(url: str) -> bool:
@@ -160,7 +175,8 @@ def run_dev(host: str, port: int | None, data_dir: Path, console: Console) -> in
         with console.status("waiting for the API, the worker and their health checks"):
             wait_until(lambda: _healthy(api_url), 90, "the API", api.process, api.log_file)
         _warn_without_sandbox(console)
-        stack = {"api_url": api_url, "mongo_uri": mongo_uri, "temporal_address": temporal_address, **credentials}
+        stack = {"api_url": api_url, "mongo_uri": mongo_uri, "temporal_address": temporal_address, **credentials,
+                 **asyncio.run(_dev_environment(settings, credentials))}
         (data_dir / STACK_FILE).write_text(json.dumps(stack, indent=2))
         os.chmod(data_dir / STACK_FILE, 0o600)
         console.print(f"[green]✓[/] API at {api_url}, its reference at {api_url}/docs (logs in {data_dir / 'logs'})")

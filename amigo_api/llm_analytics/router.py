@@ -43,7 +43,7 @@ async def create_environment(body: s.CreateEnvironmentRequest, principal: Enviro
                              ) -> s.Environment:
     """An environment (PostHog's project) of this organization: a globally unique integer `id` for
     `/api/environments/{id}/...` and a public project token (`api_token`, `phc_...`) for capture."""
-    return await service.create_environment(infra, principal, body.name)
+    return await service.create_environment(infra, principal.org_id, principal.user_info, body.name)
 
 
 @router.get("/environments/", operation_id="get-llm-analytics-environments", summary="List LLM analytics environments",
@@ -109,7 +109,7 @@ projects_router = _environment_router("/api/projects/{environment_id}", document
 
 # Capture --------------------------------------------------------------------------------------------------
 
-capture_router = APIRouter(tags=["LLM analytics capture"])
+capture_router = domain_router("", tags=["LLM analytics capture"])
 
 
 def _client(request: Request) -> str:

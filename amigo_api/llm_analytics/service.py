@@ -35,13 +35,14 @@ def _environment(doc: EnvironmentDocument) -> s.Environment:
                          api_token=doc["project_token"], created_at=doc["created_at"], updated_at=doc["updated_at"])
 
 
-async def create_environment(infra: AsyncDatabase[Document], principal: Principal, name: str) -> s.Environment:
+async def create_environment(infra: AsyncDatabase[Document], org_id: str, creator: Document, name: str
+                             ) -> s.Environment:
     now = utcnow()
     environment_id = await next_environment_id(infra)
     doc = EnvironmentDocument(
         _id=environment_id, uuid=str(uuid.uuid5(ENVIRONMENT_NAMESPACE, str(environment_id))),
-        org_id=principal.org_id, name=name, project_token=PROJECT_TOKEN_PREFIX + secrets.token_urlsafe(32),
-        created_by=principal.user_info, created_at=now, updated_at=now)
+        org_id=org_id, name=name, project_token=PROJECT_TOKEN_PREFIX + secrets.token_urlsafe(32),
+        created_by=creator, created_at=now, updated_at=now)
     await infra[ENVIRONMENTS].insert_one(dict(doc))
     return _environment(doc)
 
@@ -67,6 +68,14 @@ async def environment_for_token(infra: AsyncDatabase[Document], token: str) -> E
 
 def environment_view(doc: EnvironmentDocument) -> s.Environment:
     return _environment(doc)
+
+
+async def first_environment(infra: AsyncDatabase[Document], org_id: str, creator: Document, name: str
+                            ) -> s.Environment:
+    """The organization's first environment, created if it has none (`amigo-api dev`)."""
+    found = await infra[ENVIRONMENTS].find_one({"org_id": org_id}, sort=[("_id", 1)])
+    existing = cast(EnvironmentDocument | None, found)
+    return _environment(existing) if existing else await create_environment(infra, org_id, creator, name)
 
 
 # Personal API keys ----------------------------------------------------------------------------------
