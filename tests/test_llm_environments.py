@@ -4,6 +4,7 @@ error shape, scopes and grants through one dependency, and default roles gaining
 
 import asyncio
 import base64
+import uuid
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ from pymongo import MongoClient
 from amigo_api.app import create_app
 from amigo_api.core.permissions import PERMISSIONS
 from amigo_api.llm_analytics.auth import EnvironmentCaller, environment_access
-from amigo_api.llm_analytics.service import scopes_allow
+from amigo_api.llm_analytics.service import scopes_allow, user_basic
 from amigo_api.roles import service as roles_service
 from amigo_api.roles.defaults import ADDED_PERMISSIONS
 from amigo_api.settings import Settings
@@ -67,6 +68,11 @@ async def test_environments_and_who_may_read_them(client: httpx.AsyncClient, adm
     stranger: Caller = await make_caller(f"{new_org_id}s")
     foreign = await client.get(f"/api/environments/{first['id']}/", headers=stranger.headers)
     assert foreign.status_code == 403 and foreign.json()["type"] == "authentication_error"
+    for path in ("environments/", "api_keys/"):  # their token on our organization's /v1 routes
+        assert (await client.get(f"/v1/{admin.org_id}/llm_analytics/{path}",
+                                 headers=stranger.headers)).status_code == 401
+    theirs = await client.get(f"/v1/{stranger.org_id}/llm_analytics/environments/", headers=stranger.headers)
+    assert theirs.json()["environments"] == []  # ours are not theirs
     user: Caller = await make_caller(admin.org_id, "DefaultUserRole")
     refused = await client.post(f"/v1/{admin.org_id}/llm_analytics/environments/", headers=user.headers,
                                 json={"name": "x"})
@@ -107,6 +113,14 @@ async def test_personal_api_keys(client: httpx.AsyncClient, admin: Caller, setti
                 {"label": "x", "scopes": [{"$ne": ""}]}):
         response = await client.post(f"/v1/{admin.org_id}/llm_analytics/api_keys/", headers=admin.headers, json=bad)
         assert response.status_code == 422, bad
+
+
+async def test_created_by_is_posthogs_user_basic(app: Any, admin: Caller) -> None:
+    org = await app.state.clusters.org_db(admin.org_id)
+    basic = await user_basic(org, admin.user_id)
+    assert basic is not None and basic.id == admin.user_id and basic == await user_basic(org, admin.user_id)
+    assert str(uuid.UUID(basic.uuid)) == basic.uuid and "@" in basic.email
+    assert await user_basic(org, "0" * 24) is None
 
 
 def test_scopes() -> None:

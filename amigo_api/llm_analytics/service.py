@@ -9,7 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from amigo_api.core.auth import Principal
 from amigo_api.core.clock import utcnow
 from amigo_api.core.crypto import hash_api_key_secret
-from amigo_api.core.db import Document
+from amigo_api.core.db import Document, OrgDb
 from amigo_api.core.errors import NotFound
 from amigo_api.llm_analytics import schemas as s
 from amigo_api.llm_analytics.repository import (
@@ -20,6 +20,7 @@ from amigo_api.llm_analytics.repository import (
     PersonalApiKeyDocument,
     next_environment_id,
 )
+from amigo_api.users.service import find_user
 
 PROJECT_TOKEN_PREFIX = "phc_"
 PERSONAL_KEY_PREFIX = "phx_"
@@ -124,3 +125,19 @@ def scopes_allow(scopes: list[str], required: str) -> bool:
         return True
     thing, _, action = required.partition(":")
     return action == "read" and f"{thing}:write" in scopes
+
+
+# created_by -------------------------------------------------------------------------------------------
+
+USER_NAMESPACE = uuid.UUID("0b7f4d2e-8c61-4f3a-a5d9-2e6c1b9f7a44")
+
+
+async def user_basic(org: OrgDb, user_id: str) -> s.UserBasic | None:
+    """PostHog's UserBasic from the Amigo user (null when the user no longer exists, as PostHog's SET_NULL).
+    `id` is the Amigo user id, a string where PostHog's is an integer; `uuid` is derived from it, stably."""
+    user = await find_user(org, user_id)
+    if user is None:
+        return None
+    return s.UserBasic(id=user_id, uuid=str(uuid.uuid5(USER_NAMESPACE, f"{org.org_id}/{user_id}")),
+                       distinct_id=user_id, first_name=user["first_name"], last_name=user["last_name"],
+                       email=user["email"], is_email_verified=True)

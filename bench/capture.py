@@ -1,0 +1,98 @@
+"""Events per second ingested through `/batch/` (batches of 100 `$ai_generation` events of about 2 KB, as
+PostHog's SDKs send them) against a bare FastAPI app inserting the same documents into the same database,
+both driven by wrk.
+
+Runs with no arguments on its own embedded database. Last line: RESULT capture_ratio=<ours/bare>."""
+
+import asyncio
+import json
+import os
+import re
+import secrets
+import subprocess
+import tempfile
+from pathlib import Path
+
+from harness import ROOT, WRK_CONNECTIONS, WRK_ROUNDS, WRK_SECONDS, WRK_THREADS, mean, processes, serve
+
+from amigo_api.bootstrap import bootstrap
+from amigo_api.core.db import Clusters
+from amigo_api.devstack import start_mongo
+from amigo_api.llm_analytics.repository import ensure_infra_indexes
+from amigo_api.llm_analytics.service import create_environment
+from amigo_api.settings import Settings
+
+ORG = "bench"
+EVENTS_PER_BATCH = 100
+TARGET = 0.8
+
+
+def generation(index: int) -> dict[str, object]:
+    """An `$ai_generation` event of about 2 KB, shaped like the posthog.ai wrappers' events."""
+    return {"event": "$ai_generation", "distinct_id": f"user-{index % 17}", "properties": {
+        "$ai_model": "gpt-4o-mini", "$ai_provider": "openai", "$ai_trace_id": f"trace-{index}",
+        "$ai_input": [{"role": "system", "content": "You are a helpful assistant. " * 18},
+                      {"role": "user", "content": "Summarize the conversation so far, please. " * 12}],
+        "$ai_output_choices": [{"role": "assistant", "content": "Here is a short summary of it. " * 22}],
+        "$ai_input_tokens": 412, "$ai_output_tokens": 96, "$ai_latency": 0.84, "$ai_http_status": 200}}
+
+
+async def seed(settings: Settings) -> str:
+    await bootstrap(settings, ORG, "bench@example.com", "DefaultSuperAdministratorRole")
+    clusters = Clusters(settings)
+    try:
+        await ensure_infra_indexes(clusters.infra)
+        environment = await create_environment(clusters.infra, ORG, {"org_id": ORG, "user_id": "bench"}, "bench")
+    finally:
+        await clusters.close()
+    return environment.api_token
+
+
+def wrk_post(url: str, script: Path, seconds: int = WRK_SECONDS) -> float:
+    """Requests per second; every answer must be 2xx."""
+    output = subprocess.run(["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "-s", str(script),
+                             url], capture_output=True, text=True, check=True).stdout
+    refused = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if refused:
+        raise RuntimeError(f"{url} refused {refused.group(1)} requests:\n{output}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="amigo-bench-capture-"))
+    mongo, uri = start_mongo(work)
+    with processes() as children:
+        children.append(mongo)
+        secret = secrets.token_urlsafe(48)
+        token = asyncio.run(seed(Settings(mongo_uri=uri, secret_key=secret)))
+        body = json.dumps({"api_key": token, "batch": [generation(i) for i in range(EVENTS_PER_BATCH)]})
+        print(f"batch body: {len(body) / 1024:.0f} KB, {len(body) / EVENTS_PER_BATCH / 1024:.1f} KB per event")
+        (work / "body.json").write_text(body)
+        script = work / "post.lua"
+        script.write_text(f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                          f'wrk.body = io.open("{work / "body.json"}"):read("*a")\n')
+        env = {"AMIGO_MONGO_URI": uri, "AMIGO_SECRET_KEY": secret, "AMIGO_RATE_LIMIT_SCALE": "100000",
+               "AMIGO_LOG_LEVEL": "WARNING", "AMIGO_ACCESS_LOG_SAMPLE_RATE": "0", "BENCH_MONGO_URI": uri,
+               "BENCH_ORG": ORG, "BENCH_ENVIRONMENT": "1", "PYTHONPATH": str(ROOT)}
+        ours, ours_url = serve("amigo-api", ["--factory", "amigo_api.app:create_app"], env, work, "/healthz")
+        children.append(ours)
+        bare, bare_url = serve("bare", ["bench.bare_capture:app"], env, work, "/docs")
+        children.append(bare)
+        targets = {"amigo-api": f"{ours_url}/batch/", "bare": f"{bare_url}/batch/"}
+        for url in targets.values():
+            wrk_post(url, script, seconds=2)
+        rates: dict[str, list[float]] = {name: [] for name in targets}
+        for number in range(WRK_ROUNDS):
+            for name, url in targets.items():
+                rates[name].append(wrk_post(url, script) * EVENTS_PER_BATCH)
+            print(f"round {number + 1}: " + ", ".join(f"{n} {r[-1]:.0f} events/s" for n, r in rates.items()),
+                  flush=True)
+        ours_rate, bare_rate = mean(rates["amigo-api"]), mean(rates["bare"])
+        print(f"batches of {EVENTS_PER_BATCH}, {WRK_CONNECTIONS} connections: amigo-api {ours_rate:.0f} events/s, "
+              f"bare FastAPI {bare_rate:.0f} events/s")
+        print(f"RESULT capture_ratio={ours_rate / bare_rate:.2f} target=>={TARGET}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
