@@ -7,13 +7,11 @@ Runs with no arguments on its own embedded database. Last line: RESULT capture_r
 import asyncio
 import json
 import os
-import re
 import secrets
-import subprocess
 import tempfile
 from pathlib import Path
 
-from harness import ROOT, WRK_CONNECTIONS, WRK_ROUNDS, WRK_SECONDS, WRK_THREADS, mean, processes, serve
+from harness import ROOT, WRK_CONNECTIONS, WRK_ROUNDS, mean, processes, serve, wrk
 
 from amigo_api.bootstrap import bootstrap
 from amigo_api.core.db import Clusters
@@ -48,16 +46,6 @@ async def seed(settings: Settings) -> str:
     return environment.api_token
 
 
-def wrk_post(url: str, script: Path, seconds: int = WRK_SECONDS) -> float:
-    """Requests per second; every answer must be 2xx."""
-    output = subprocess.run(["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "-s", str(script),
-                             url], capture_output=True, text=True, check=True).stdout
-    refused = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    if refused:
-        raise RuntimeError(f"{url} refused {refused.group(1)} requests:\n{output}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-
-
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="amigo-bench-capture-"))
     mongo, uri = start_mongo(work)
@@ -80,11 +68,11 @@ def main() -> None:
         children.append(bare)
         targets = {"amigo-api": f"{ours_url}/batch/", "bare": f"{bare_url}/batch/"}
         for url in targets.values():
-            wrk_post(url, script, seconds=2)
+            wrk(url, {}, seconds=2, script=script)
         rates: dict[str, list[float]] = {name: [] for name in targets}
         for number in range(WRK_ROUNDS):
             for name, url in targets.items():
-                rates[name].append(wrk_post(url, script) * EVENTS_PER_BATCH)
+                rates[name].append(wrk(url, {}, script=script).requests_per_second * EVENTS_PER_BATCH)
             print(f"round {number + 1}: " + ", ".join(f"{n} {r[-1]:.0f} events/s" for n, r in rates.items()),
                   flush=True)
         ours_rate, bare_rate = mean(rates["amigo-api"]), mean(rates["bare"])

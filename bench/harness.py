@@ -132,11 +132,13 @@ class WrkRound:
     p99_ms: float
 
 
-def wrk(url: str, headers: dict[str, str], seconds: int = WRK_SECONDS) -> WrkRound:
-    """One wrk run; every answer must be 2xx (wrk counts the others)."""
+def wrk(url: str, headers: dict[str, str], seconds: int = WRK_SECONDS, script: Path | None = None) -> WrkRound:
+    """One wrk run (`script`: a Lua script, e.g. for POST bodies); every answer must be 2xx."""
     if shutil.which("wrk") is None:
         raise SystemExit("This benchmark needs wrk: apt-get install wrk")
     args = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--latency", url]
+    if script is not None:
+        args += ["-s", str(script)]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     output = subprocess.run(args, capture_output=True, text=True, check=True).stdout
