@@ -4,7 +4,6 @@
 - `/api/environments/{environment_id}/...` and the same routes under `/api/projects/...`, PostHog's shapes;
 - PostHog's capture endpoints, authenticated by the project token in the body (or the v1 Bearer header)."""
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
@@ -18,10 +17,15 @@ from amigo_api.core.pagination import ContinuationToken
 from amigo_api.core.ratelimit import anonymous_rate_limit, rate_limit
 from amigo_api.core.request_guard import body_limit
 from amigo_api.core.routing import domain_router
-from amigo_api.llm_analytics import capture, service
+from amigo_api.llm_analytics import (
+    capture,
+    dataset_routes,  # noqa: F401  (registers its routes)
+    service,
+)
 from amigo_api.llm_analytics import schemas as s
 from amigo_api.llm_analytics.auth import EnvironmentCaller, environment_access
 from amigo_api.llm_analytics.capture import InvalidToken
+from amigo_api.llm_analytics.routes import ENVIRONMENT_ROUTES, environment_route
 
 router = domain_router("/v1/{organization}/llm_analytics", tags=["LLM analytics"])
 EnvironmentCreator = Annotated[Principal, Depends(require("LLMAnalytics:CreateEnvironment"))]
@@ -83,16 +87,11 @@ async def delete_personal_api_key(key_id: Annotated[str, Path(max_length=64)], p
 AnyCredential = Annotated[EnvironmentCaller, Depends(environment_access(None))]
 
 
+@environment_route("/", methods=["GET"], operation_id="get-environment", summary="Retrieve an environment",
+                   response_model=s.Environment, dependencies=[rate_limit(120)])
 async def get_environment(caller: AnyCredential) -> s.Environment:
     """Any valid credential of the environment: a member's token, or a personal API key of its organization."""
     return service.environment_view(caller.environment)
-
-
-# Each route once: (path, endpoint, how it is declared). The routers below mount them all.
-ENVIRONMENT_ROUTES: list[tuple[str, Callable[..., Any], dict[str, Any]]] = [
-    ("/", get_environment, {"methods": ["GET"], "operation_id": "get-environment", "summary": "Retrieve an environment",
-                            "response_model": s.Environment, "dependencies": [rate_limit(120)]}),
-]
 
 
 def _environment_router(prefix: str, documented: bool) -> APIRouter:

@@ -70,3 +70,34 @@ class UserBasic(ContractModel):
     is_email_verified: bool
     hedgehog_config: dict[str, Any] | None = None
     role_at_organization: str | None = None
+
+
+# Datasets and dataset items (PostHog's request fields; `team`, `created_by` and unknown fields are ignored) --
+
+LongName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=400)]
+Reference = Annotated[str, StringConstraints(max_length=255)]
+
+
+class DatasetCreate(ContractModel):
+    name: LongName
+    description: str | None = None
+    metadata: Any = None
+    deleted: bool | None = None
+
+
+class DatasetPatch(ContractModel):
+    name: LongName | None = None
+    description: str | None = None
+    metadata: Any = None
+    deleted: bool | None = None
+
+
+class DatasetItemWrite(ContractModel):
+    dataset: str | None = None
+    input: Any = None
+    output: Any = None
+    metadata: Any = None
+    ref_trace_id: Reference | None = None
+    ref_timestamp: datetime | None = None
+    ref_source_id: Reference | None = None
+    deleted: bool | None = None
