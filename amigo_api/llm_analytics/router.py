@@ -20,6 +20,7 @@ from amigo_api.core.routing import domain_router
 from amigo_api.llm_analytics import (
     capture,
     dataset_routes,  # noqa: F401  (registers its routes)
+    evaluation_routes,  # noqa: F401  (registers its routes)
     service,
 )
 from amigo_api.llm_analytics import schemas as s

@@ -101,3 +101,52 @@ class DatasetItemWrite(ContractModel):
     ref_timestamp: datetime | None = None
     ref_source_id: Reference | None = None
     deleted: bool | None = None
+
+
+# Evaluations and provider keys --------------------------------------------------------------------------
+
+Provider = Literal["openai", "anthropic", "gemini", "openrouter", "fireworks", "azure_openai", "together_ai",
+                   "minimax", "zeabur"]
+
+
+class ModelConfigurationIn(ContractModel):
+    provider: Provider
+    model: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    provider_key_id: str | None = None
+
+
+class EvaluationCreate(ContractModel):
+    name: LongName
+    description: Annotated[str, StringConstraints(max_length=10_000)] = ""
+    enabled: bool = False
+    evaluation_type: Literal["llm_judge", "hog"]
+    output_type: Literal["boolean"]
+    evaluation_config: dict[str, Any] | None = None
+    output_config: dict[str, Any] | None = None
+    conditions: Any = None
+    model_configuration: ModelConfigurationIn | None = None
+    deleted: bool | None = None
+
+
+class EvaluationPatch(ContractModel):
+    name: LongName | None = None
+    description: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    enabled: bool | None = None
+    evaluation_type: Literal["llm_judge", "hog"] | None = None
+    output_type: Literal["boolean"] | None = None
+    evaluation_config: dict[str, Any] | None = None
+    output_config: dict[str, Any] | None = None
+    conditions: Any = None
+    model_configuration: ModelConfigurationIn | None = None
+    deleted: bool | None = None
+
+
+class ProviderKeyCreate(ContractModel):
+    provider: Provider
+    name: LongName
+    api_key: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4096)]
+    base_url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=2048)] | None = None
+
+
+class SetActiveKey(ContractModel):
+    key_id: str | None = None

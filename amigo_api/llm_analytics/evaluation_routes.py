@@ -1,0 +1,108 @@
+"""`evaluations/`, `llm_analytics/provider_keys/` and `llm_analytics/evaluation_config/` of PostHog's API
+(reference §4, §9): scopes `evaluation:read` / `evaluation:write` (provider keys and the evaluation config
+too: our keys' scopes have no `llm_provider_key`)."""
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request, Response
+
+from amigo_api.core.crypto import SecretBox
+from amigo_api.core.ratelimit import rate_limit
+from amigo_api.core.state import Secrets
+from amigo_api.llm_analytics import evaluations as service
+from amigo_api.llm_analytics import schemas as s
+from amigo_api.llm_analytics.auth import EnvironmentCaller, environment_access
+from amigo_api.llm_analytics.dataset_routes import Limit, Offset
+from amigo_api.llm_analytics.resources import DEFAULT_LIMIT
+from amigo_api.llm_analytics.routes import environment_route
+
+Reader = Annotated[EnvironmentCaller, Depends(environment_access("evaluation:read"))]
+Writer = Annotated[EnvironmentCaller, Depends(environment_access("evaluation:write"))]
+READS, WRITES = [rate_limit(480)], [rate_limit(240)]
+
+
+def _model_names(request: Request) -> set[str]:
+    return {m["name"] for m in request.app.state.model_registry.supported()}
+
+
+ModelNames = Annotated[set[str], Depends(_model_names)]
+
+
+@environment_route("/evaluations/", methods=["GET"], operation_id="list-evaluations", summary="List evaluations",
+                   dependencies=READS)
+async def list_evaluations(request: Request, caller: Reader, search: str | None = None, enabled: bool | None = None,
+                           order_by: Annotated[list[str], Query()] = [],  # noqa: B006
+                           id__in: str | None = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
+                           ) -> dict[str, Any]:
+    """`search` (name or description), `enabled`, `id__in`, `order_by` (`created_at`, `updated_at`, `name`,
+    each with an optional `-`); newest first by default; deleted ones are left out."""
+    return await service.list_evaluations(request, caller, service.evaluation_query(search, enabled, id__in),
+                                          service.evaluation_order(order_by), limit, offset)
+
+
+@environment_route("/evaluations/", methods=["POST"], status_code=201, operation_id="create-evaluation",
+                   summary="Create an evaluation", dependencies=WRITES)
+async def create_evaluation(body: s.EvaluationCreate, caller: Writer, names: ModelNames) -> dict[str, Any]:
+    return await service.create_evaluation(caller, names, body)
+
+
+@environment_route("/evaluations/{evaluation_id}/", methods=["GET"], operation_id="retrieve-evaluation",
+                   summary="Retrieve an evaluation", dependencies=READS)
+async def retrieve_evaluation(evaluation_id: str, caller: Reader) -> dict[str, Any]:
+    return await service.evaluations.show(caller, await service.evaluations.get(caller, evaluation_id))
+
+
+@environment_route("/evaluations/{evaluation_id}/", methods=["PATCH"], operation_id="update-evaluation",
+                   summary="Update an evaluation (or soft-delete it with `deleted: true`)", dependencies=WRITES)
+async def patch_evaluation(evaluation_id: str, body: s.EvaluationPatch, caller: Writer, names: ModelNames
+                           ) -> dict[str, Any]:
+    return await service.update_evaluation(caller, names, evaluation_id, body)
+
+
+@environment_route("/evaluations/{evaluation_id}/", methods=["PUT"], operation_id="replace-evaluation",
+                   summary="Replace an evaluation", dependencies=WRITES)
+async def put_evaluation(evaluation_id: str, body: s.EvaluationCreate, caller: Writer, names: ModelNames
+                         ) -> dict[str, Any]:
+    return await service.update_evaluation(caller, names, evaluation_id, body)
+
+
+@environment_route("/evaluations/{evaluation_id}/", methods=["DELETE"], status_code=405, response_class=Response,
+                   operation_id="delete-evaluation", summary="Not allowed: soft-delete instead", dependencies=WRITES)
+async def delete_evaluation(caller: Writer) -> Response:
+    return Response(status_code=405)
+
+
+@environment_route("/llm_analytics/provider_keys/", methods=["GET"], operation_id="list-provider-keys",
+                   summary="List provider keys", dependencies=READS)
+async def list_provider_keys(caller: Reader) -> dict[str, Any]:
+    keys = await service.list_provider_keys(caller)
+    return {"count": len(keys), "next": None, "previous": None, "results": keys}
+
+
+@environment_route("/llm_analytics/provider_keys/", methods=["POST"], status_code=201,
+                   operation_id="create-provider-key", summary="Add a provider key (BYOK)", dependencies=WRITES)
+async def create_provider_key(body: s.ProviderKeyCreate, caller: Writer, secrets: Secrets) -> dict[str, Any]:
+    """The key is encrypted at rest and only ever shown masked. `base_url` (default: the provider's public
+    API) lets an OpenAI-compatible server or a self-hosted model serve the judge."""
+    box: SecretBox = secrets
+    return await service.create_provider_key(caller, box, body)
+
+
+@environment_route("/llm_analytics/provider_keys/{key_id}/", methods=["DELETE"], status_code=204,
+                   response_class=Response, operation_id="delete-provider-key", summary="Delete a provider key",
+                   dependencies=WRITES)
+async def delete_provider_key(key_id: str, caller: Writer) -> Response:
+    await service.delete_provider_key(caller, key_id)
+    return Response(status_code=204)
+
+
+@environment_route("/llm_analytics/evaluation_config/", methods=["GET"], operation_id="get-evaluation-config",
+                   summary="The environment's evaluation config", dependencies=READS)
+async def get_evaluation_config(caller: Reader) -> dict[str, Any]:
+    return await service.evaluation_config(caller)
+
+
+@environment_route("/llm_analytics/evaluation_config/set_active_key/", methods=["POST"],
+                   operation_id="set-active-provider-key", summary="Set the active provider key", dependencies=WRITES)
+async def set_active_key(body: s.SetActiveKey, caller: Writer) -> dict[str, Any]:
+    return await service.set_active_key(caller, body.key_id)
