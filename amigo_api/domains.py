@@ -9,6 +9,8 @@ from amigo_api.admin.sql import service as sql
 from amigo_api.agents import service as agents
 from amigo_api.api_keys import service as api_keys
 from amigo_api.llm_analytics import capture as llm_capture
+from amigo_api.llm_analytics import datasets as llm_datasets
+from amigo_api.llm_analytics import evaluations as llm_evaluations
 from amigo_api.llm_analytics import service as llm_analytics
 from amigo_api.organizations import service as organizations
 from amigo_api.roles import service as roles
@@ -24,7 +26,7 @@ from amigo_api.users import service as users
 INDEX_OWNERS: list[ModuleType] = [organizations, roles, users, api_keys, agents, services, simulations, tool_repo,
                                   tools, prompt_logs, sql, llm_analytics]
 # Modules imported only for what they declare.
-DECLARATIONS: list[ModuleType] = [temporary_grants, tool_versions, llm_capture]
+DECLARATIONS: list[ModuleType] = [temporary_grants, tool_versions, llm_capture, llm_datasets, llm_evaluations]
 
 
 async def ensure_indexes(db: Any) -> None:

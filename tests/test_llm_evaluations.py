@@ -146,3 +146,22 @@ async def test_provider_keys_and_the_evaluation_config(client: httpx.AsyncClient
     assert (await client.post(f"{base}/evaluations/", headers=reader, json=JUDGE)).status_code == 403
     assert (await client.post(f"{base}/llm_analytics/provider_keys/", headers=reader, json={
         "provider": "openai", "name": "x", "api_key": "k"})).status_code == 403
+
+
+async def test_sql_tables(client: httpx.AsyncClient, admin: Caller) -> None:
+    base, key = await _setup(client, admin)
+    secret = "sk-never-in-sql-0123456789"
+    provider_key = (await client.post(f"{base}/llm_analytics/provider_keys/", headers=key, json={
+        "provider": "openai", "name": "k", "api_key": secret})).json()
+    await client.post(f"{base}/evaluations/", headers=key, json={**JUDGE, "model_configuration": {
+        "provider": "openai", "model": "m", "provider_key_id": provider_key["id"]}})
+    writer = await client.post(f"/v1/{admin.org_id}/llm_analytics/api_keys/", headers=admin.headers,
+                               json={"label": "d", "scopes": ["dataset:write"]})
+    datasets_key = {"Authorization": f"Bearer {writer.json()['value']}"}
+    dataset = (await client.post(f"{base}/datasets/", headers=datasets_key, json={"name": "qa"})).json()
+    await client.post(f"{base}/dataset_items/", headers=datasets_key, json={"dataset": dataset["id"], "input": "q"})
+    for table, expected in (("datasets", "qa"), ("dataset_items", dataset["id"]), ("evaluations", "helpful")):
+        answer = await client.post(f"/v1/{admin.org_id}/admin/sql_query", headers=admin.headers,
+                                   json={"sql_query": f"select * from {table}", "async_query": False})
+        assert answer.status_code == 200 and expected in answer.text, (table, answer.text)
+        assert secret not in answer.text and "api_key" not in answer.text

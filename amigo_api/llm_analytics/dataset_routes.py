@@ -39,7 +39,8 @@ def _named(body: s.DatasetPatch) -> s.DatasetPatch:
     return body
 
 
-@environment_route("/datasets/", methods=["GET"], operation_id="list-datasets", summary="List datasets",
+@environment_route("/datasets/", methods=["GET"], operation_id="list-datasets",
+                   response_model=s.Page[s.DatasetOut], summary="List datasets",
                    dependencies=READS)
 async def list_datasets(request: Request, caller: Reader, search: str | None = None,
                         order_by: Annotated[list[str], Query()] = [],  # noqa: B006
@@ -52,30 +53,35 @@ async def list_datasets(request: Request, caller: Reader, search: str | None = N
 
 
 @environment_route("/datasets/", methods=["POST"], status_code=201, operation_id="create-dataset",
+                   response_model=s.DatasetOut,
                    summary="Create a dataset", dependencies=WRITES)
 async def create_dataset(body: s.DatasetCreate, caller: Writer) -> dict[str, Any]:
     return await datasets.create(caller, body, {"description": None, "metadata": None, "metadata_text": "null"})
 
 
 @environment_route("/datasets/{dataset_id}/", methods=["GET"], operation_id="retrieve-dataset",
+                   response_model=s.DatasetOut,
                    summary="Retrieve a dataset", dependencies=READS)
 async def retrieve_dataset(dataset_id: str, caller: Reader) -> dict[str, Any]:
     return await datasets.show(caller, await datasets.get(caller, dataset_id))
 
 
 @environment_route("/datasets/{dataset_id}/", methods=["PATCH"], operation_id="update-dataset",
+                   response_model=s.DatasetOut,
                    summary="Update a dataset (or soft-delete it with `deleted: true`)", dependencies=WRITES)
 async def patch_dataset(dataset_id: str, body: s.DatasetPatch, caller: Writer) -> dict[str, Any]:
     return await datasets.update(caller, dataset_id, _named(body))
 
 
 @environment_route("/datasets/{dataset_id}/", methods=["PUT"], operation_id="replace-dataset",
+                   response_model=s.DatasetOut,
                    summary="Replace a dataset", dependencies=WRITES)
 async def put_dataset(dataset_id: str, body: s.DatasetCreate, caller: Writer) -> dict[str, Any]:
     return await datasets.update(caller, dataset_id, body)
 
 
 @environment_route("/dataset_items/", methods=["GET"], operation_id="list-dataset-items",
+                   response_model=s.Page[s.DatasetItemOut],
                    summary="List dataset items", dependencies=READS)
 async def list_items(request: Request, caller: Reader, dataset: str | None = None, limit: Limit = DEFAULT_LIMIT,
                      offset: Offset = 0) -> dict[str, Any]:
@@ -85,6 +91,7 @@ async def list_items(request: Request, caller: Reader, dataset: str | None = Non
 
 
 @environment_route("/dataset_items/", methods=["POST"], status_code=201, operation_id="create-dataset-item",
+                   response_model=s.DatasetItemOut,
                    summary="Create a dataset item", dependencies=WRITES)
 async def create_item(body: s.DatasetItemWrite, caller: Writer) -> dict[str, Any]:
     await check_dataset(caller, body.dataset)
@@ -94,14 +101,17 @@ async def create_item(body: s.DatasetItemWrite, caller: Writer) -> dict[str, Any
 
 
 @environment_route("/dataset_items/{item_id}/", methods=["GET"], operation_id="retrieve-dataset-item",
+                   response_model=s.DatasetItemOut,
                    summary="Retrieve a dataset item", dependencies=READS)
 async def retrieve_item(item_id: str, caller: Reader) -> dict[str, Any]:
     return await items.show(caller, await items.get(caller, item_id))
 
 
 @environment_route("/dataset_items/{item_id}/", methods=["PATCH"], operation_id="update-dataset-item",
+                   response_model=s.DatasetItemOut,
                    summary="Update a dataset item (or soft-delete it with `deleted: true`)", dependencies=WRITES)
 @environment_route("/dataset_items/{item_id}/", methods=["PUT"], operation_id="replace-dataset-item",
+                   response_model=s.DatasetItemOut,
                    summary="Replace a dataset item", dependencies=WRITES)
 async def update_item(item_id: str, body: s.DatasetItemWrite, caller: Writer) -> dict[str, Any]:
     if "dataset" in body.model_fields_set:

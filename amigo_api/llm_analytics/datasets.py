@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from amigo_api.core.clock import utcnow
 from amigo_api.core.db import Document
 from amigo_api.core.errors import NotFound
+from amigo_api.core.sql_tables import SqlTable, register_table
 from amigo_api.llm_analytics.auth import EnvironmentCaller
 from amigo_api.llm_analytics.errors import FieldError
 from amigo_api.llm_analytics.resources import Creators, id_list, order, page, parse_uuid, uuid7
@@ -121,3 +122,13 @@ async def check_dataset(caller: EnvironmentCaller, dataset_id: str | None) -> No
     found = await datasets.collection(caller).find_one(_scope(caller, _id=parse_uuid(dataset_id, "dataset")))
     if found is None:
         raise FieldError(f"Invalid pk \"{dataset_id}\" - object does not exist.", "dataset", "does_not_exist")
+
+
+COMMON_COLUMNS = {"environment_id": "environment_id", "deleted": "deleted", "created_by": "created_by",
+                  "created_at": "created_at", "updated_at": "updated_at"}
+register_table(SqlTable("datasets", DATASETS, {"id": "_id", "name": "name", "description": "description",
+                                               "metadata": "metadata", **COMMON_COLUMNS}))
+register_table(SqlTable("dataset_items", ITEMS, {"id": "_id", "dataset": "dataset", "input": "input",
+                                                 "output": "output", "metadata": "metadata",
+                                                 "ref_trace_id": "ref_trace_id", "ref_timestamp": "ref_timestamp",
+                                                 "ref_source_id": "ref_source_id", **COMMON_COLUMNS}))

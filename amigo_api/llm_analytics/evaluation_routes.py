@@ -28,7 +28,8 @@ def _model_names(request: Request) -> set[str]:
 ModelNames = Annotated[set[str], Depends(_model_names)]
 
 
-@environment_route("/evaluations/", methods=["GET"], operation_id="list-evaluations", summary="List evaluations",
+@environment_route("/evaluations/", methods=["GET"], operation_id="list-evaluations",
+                   response_model=s.Page[s.EvaluationOut], summary="List evaluations",
                    dependencies=READS)
 async def list_evaluations(request: Request, caller: Reader, search: str | None = None, enabled: bool | None = None,
                            order_by: Annotated[list[str], Query()] = [],  # noqa: B006
@@ -41,18 +42,21 @@ async def list_evaluations(request: Request, caller: Reader, search: str | None 
 
 
 @environment_route("/evaluations/", methods=["POST"], status_code=201, operation_id="create-evaluation",
+                   response_model=s.EvaluationOut,
                    summary="Create an evaluation", dependencies=WRITES)
 async def create_evaluation(body: s.EvaluationCreate, caller: Writer, names: ModelNames) -> dict[str, Any]:
     return await service.create_evaluation(caller, names, body)
 
 
 @environment_route("/evaluations/{evaluation_id}/", methods=["GET"], operation_id="retrieve-evaluation",
+                   response_model=s.EvaluationOut,
                    summary="Retrieve an evaluation", dependencies=READS)
 async def retrieve_evaluation(evaluation_id: str, caller: Reader) -> dict[str, Any]:
     return await service.evaluations.show(caller, await service.evaluations.get(caller, evaluation_id))
 
 
 @environment_route("/evaluations/{evaluation_id}/", methods=["PATCH"], operation_id="update-evaluation",
+                   response_model=s.EvaluationOut,
                    summary="Update an evaluation (or soft-delete it with `deleted: true`)", dependencies=WRITES)
 async def patch_evaluation(evaluation_id: str, body: s.EvaluationPatch, caller: Writer, names: ModelNames
                            ) -> dict[str, Any]:
@@ -60,6 +64,7 @@ async def patch_evaluation(evaluation_id: str, body: s.EvaluationPatch, caller: 
 
 
 @environment_route("/evaluations/{evaluation_id}/", methods=["PUT"], operation_id="replace-evaluation",
+                   response_model=s.EvaluationOut,
                    summary="Replace an evaluation", dependencies=WRITES)
 async def put_evaluation(evaluation_id: str, body: s.EvaluationCreate, caller: Writer, names: ModelNames
                          ) -> dict[str, Any]:
@@ -73,6 +78,7 @@ async def delete_evaluation(caller: Writer) -> Response:
 
 
 @environment_route("/llm_analytics/provider_keys/", methods=["GET"], operation_id="list-provider-keys",
+                   response_model=s.Page[s.ProviderKeyOut],
                    summary="List provider keys", dependencies=READS)
 async def list_provider_keys(caller: Reader) -> dict[str, Any]:
     keys = await service.list_provider_keys(caller)
@@ -80,7 +86,8 @@ async def list_provider_keys(caller: Reader) -> dict[str, Any]:
 
 
 @environment_route("/llm_analytics/provider_keys/", methods=["POST"], status_code=201,
-                   operation_id="create-provider-key", summary="Add a provider key (BYOK)", dependencies=WRITES)
+                   operation_id="create-provider-key",
+                   response_model=s.ProviderKeyOut, summary="Add a provider key (BYOK)", dependencies=WRITES)
 async def create_provider_key(body: s.ProviderKeyCreate, caller: Writer, secrets: Secrets) -> dict[str, Any]:
     """The key is encrypted at rest and only ever shown masked. `base_url` (default: the provider's public
     API) lets an OpenAI-compatible server or a self-hosted model serve the judge."""
@@ -97,12 +104,14 @@ async def delete_provider_key(key_id: str, caller: Writer) -> Response:
 
 
 @environment_route("/llm_analytics/evaluation_config/", methods=["GET"], operation_id="get-evaluation-config",
+                   response_model=s.EvaluationConfigOut,
                    summary="The environment's evaluation config", dependencies=READS)
 async def get_evaluation_config(caller: Reader) -> dict[str, Any]:
     return await service.evaluation_config(caller)
 
 
 @environment_route("/llm_analytics/evaluation_config/set_active_key/", methods=["POST"],
-                   operation_id="set-active-provider-key", summary="Set the active provider key", dependencies=WRITES)
+                   operation_id="set-active-provider-key",
+                   response_model=s.EvaluationConfigOut, summary="Set the active provider key", dependencies=WRITES)
 async def set_active_key(body: s.SetActiveKey, caller: Writer) -> dict[str, Any]:
     return await service.set_active_key(caller, body.key_id)

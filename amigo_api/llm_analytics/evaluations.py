@@ -9,9 +9,10 @@ from amigo_api.core.clock import utcnow
 from amigo_api.core.crypto import SecretBox
 from amigo_api.core.db import Document
 from amigo_api.core.errors import InvalidRequest, NotFound
+from amigo_api.core.sql_tables import SqlTable, register_table
 from amigo_api.llm_analytics import schemas as s
 from amigo_api.llm_analytics.auth import EnvironmentCaller
-from amigo_api.llm_analytics.datasets import NEWEST_FIRST, Resource
+from amigo_api.llm_analytics.datasets import COMMON_COLUMNS, NEWEST_FIRST, Resource
 from amigo_api.llm_analytics.errors import FieldError
 from amigo_api.llm_analytics.evaluation_rules import (
     model_allowed_without_key,
@@ -213,3 +214,9 @@ async def set_active_key(caller: EnvironmentCaller, key_id: str | None) -> dict[
     await caller.org.db[EVALUATION_CONFIGS].update_one(_scope(caller, _id=f"{caller.environment['_id']}"), {
         "$set": {"active_provider_key": key["_id"], "updated_at": utcnow()}})
     return await evaluation_config(caller)
+
+
+# Never key material: a judge's model configuration names its key by id only.
+register_table(SqlTable("evaluations", EVALUATIONS, {
+    "id": "_id", **{f: f for f in FIELDS if f != "deleted"}, "model_configuration": "model_configuration",
+    **COMMON_COLUMNS}))

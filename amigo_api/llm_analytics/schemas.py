@@ -1,7 +1,7 @@
 """Request and response models: Amigo's shapes on `/v1` routes, PostHog's on `/api` routes."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import Field, StringConstraints
 
@@ -150,3 +150,91 @@ class ProviderKeyCreate(ContractModel):
 
 class SetActiveKey(ContractModel):
     key_id: str | None = None
+
+
+# Responses (PostHog's serializers' fields) --------------------------------------------------------------
+
+ItemT = TypeVar("ItemT")
+
+
+class Page(ContractModel, Generic[ItemT]):
+    """PostHog's LimitOffsetPagination."""
+
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[ItemT]
+
+
+class DatasetOut(ContractModel):
+    id: str
+    name: str
+    description: str | None
+    metadata: Any
+    created_at: datetime
+    updated_at: datetime | None
+    deleted: bool | None
+    created_by: UserBasic | None
+    team: int
+
+
+class DatasetItemOut(ContractModel):
+    id: str
+    dataset: str
+    input: Any
+    output: Any
+    metadata: Any
+    ref_trace_id: str | None
+    ref_timestamp: datetime | None
+    ref_source_id: str | None
+    deleted: bool | None
+    created_at: datetime
+    updated_at: datetime | None
+    created_by: UserBasic | None
+    team: int
+
+
+class ModelConfigurationOut(ContractModel):
+    provider: str
+    model: str
+    provider_key_id: str | None
+    provider_key_name: str | None
+
+
+class EvaluationOut(ContractModel):
+    id: str
+    name: str
+    description: str
+    enabled: bool
+    status: Literal["active", "paused", "error"]
+    status_reason: str | None
+    evaluation_type: str
+    evaluation_config: dict[str, Any]
+    output_type: str
+    output_config: dict[str, Any]
+    conditions: list[dict[str, Any]]
+    model_configuration: ModelConfigurationOut | None
+    created_at: datetime
+    updated_at: datetime
+    created_by: UserBasic | None
+    deleted: bool
+
+
+class ProviderKeyOut(ContractModel):
+    id: str
+    provider: str
+    name: str
+    base_url: str
+    state: Literal["ok", "invalid", "error"]
+    error_message: str | None
+    api_key_masked: str = Field(description="The key itself is never shown.")
+    created_at: datetime
+
+
+class EvaluationConfigOut(ContractModel):
+    trial_eval_limit: int
+    trial_evals_used: int
+    trial_evals_remaining: int
+    active_provider_key: ProviderKeyOut | None
+    created_at: datetime
+    updated_at: datetime

@@ -29,6 +29,11 @@ ENVIRONMENT_NAMESPACE = uuid.UUID("6f1c5a39-0d2e-4c51-9b7e-5a0e3c2d9f11")
 
 async def ensure_indexes(db: Any) -> None:
     await EventRepository.ensure_indexes(db)
+    for collection in ("llm_datasets", "llm_dataset_items", "llm_evaluations", "llm_provider_keys"):
+        await db[collection].create_index([("org_id", 1), ("environment_id", 1), ("deleted", 1), ("created_at", -1)],
+                                          name="environment_recent")
+    await db["llm_dataset_items"].create_index([("org_id", 1), ("environment_id", 1), ("dataset", 1),
+                                                ("created_at", -1)], name="dataset_items_recent")
 
 
 def _environment(doc: EnvironmentDocument) -> s.Environment:
