@@ -7,18 +7,11 @@ from typing import Any
 import httpx
 
 from tests.conftest import Caller
-
-
-async def _setup(client: httpx.AsyncClient, caller: Caller) -> tuple[str, dict[str, str]]:
-    environment = await client.post(f"/v1/{caller.org_id}/llm_analytics/environments/", headers=caller.headers,
-                                    json={"name": "datasets"})
-    key = await client.post(f"/v1/{caller.org_id}/llm_analytics/api_keys/", headers=caller.headers,
-                            json={"label": "rw", "scopes": ["dataset:write"]})
-    return f"/api/environments/{environment.json()['id']}", {"Authorization": f"Bearer {key.json()['value']}"}
+from tests.llm import environment_with_key
 
 
 async def test_datasets(client: httpx.AsyncClient, admin: Caller) -> None:
-    base, key = await _setup(client, admin)
+    base, key = await environment_with_key(client, admin, "dataset:write")
     created = []
     for index, metadata in enumerate([{"environment": "production"}, {"environment": "staging"}, None]):
         response = await client.post(f"{base}/datasets/", headers=key, json={
@@ -76,8 +69,8 @@ async def test_datasets(client: httpx.AsyncClient, admin: Caller) -> None:
 
 
 async def test_dataset_items(client: httpx.AsyncClient, admin: Caller) -> None:
-    base, key = await _setup(client, admin)
-    other_base, other_key = await _setup(client, admin)
+    base, key = await environment_with_key(client, admin, "dataset:write")
+    other_base, other_key = await environment_with_key(client, admin, "dataset:write")
     dataset = (await client.post(f"{base}/datasets/", headers=key, json={"name": "qa"})).json()
     elsewhere = (await client.post(f"{other_base}/datasets/", headers=other_key, json={"name": "theirs"})).json()
     item = await client.post(f"{base}/dataset_items/", headers=key, json={
@@ -110,7 +103,7 @@ async def test_dataset_items(client: httpx.AsyncClient, admin: Caller) -> None:
 
 async def test_scopes_and_other_environments(client: httpx.AsyncClient, admin: Caller, make_caller,  # type: ignore[no-untyped-def]
                                              new_org_id: str) -> None:
-    base, key = await _setup(client, admin)
+    base, key = await environment_with_key(client, admin, "dataset:write")
     dataset = (await client.post(f"{base}/datasets/", headers=key, json={"name": "qa"})).json()
     reader = await client.post(f"/v1/{admin.org_id}/llm_analytics/api_keys/", headers=admin.headers,
                                json={"label": "r", "scopes": ["dataset:read"]})

@@ -8,21 +8,14 @@ from pymongo import MongoClient
 
 from amigo_api.settings import Settings
 from tests.conftest import Caller
+from tests.llm import environment_with_key
 
 JUDGE = {"name": "helpful", "evaluation_type": "llm_judge", "output_type": "boolean",
          "evaluation_config": {"prompt": "  Is the answer helpful?  ", "extra": 1}, "output_config": {}}
 
 
-async def _setup(client: httpx.AsyncClient, caller: Caller) -> tuple[str, dict[str, str]]:
-    environment = await client.post(f"/v1/{caller.org_id}/llm_analytics/environments/", headers=caller.headers,
-                                    json={"name": "evaluations"})
-    key = await client.post(f"/v1/{caller.org_id}/llm_analytics/api_keys/", headers=caller.headers,
-                            json={"label": "rw", "scopes": ["evaluation:write"]})
-    return f"/api/environments/{environment.json()['id']}", {"Authorization": f"Bearer {key.json()['value']}"}
-
-
 async def test_evaluations(client: httpx.AsyncClient, admin: Caller) -> None:
-    base, key = await _setup(client, admin)
+    base, key = await environment_with_key(client, admin, "evaluation:write")
     created = await client.post(f"{base}/evaluations/", headers=key, json={**JUDGE, "conditions": [
         {"id": "c1", "properties": [{"key": "$ai_model", "value": "gpt", "operator": "exact", "type": "event"}],
          "sampling_rate": 5}]})
@@ -96,8 +89,8 @@ async def test_evaluations(client: httpx.AsyncClient, admin: Caller) -> None:
 
 async def test_provider_keys_and_the_evaluation_config(client: httpx.AsyncClient, admin: Caller,
                                                        settings: Settings) -> None:
-    base, key = await _setup(client, admin)
-    other_base, other_key = await _setup(client, admin)
+    base, key = await environment_with_key(client, admin, "evaluation:write")
+    other_base, other_key = await environment_with_key(client, admin, "evaluation:write")
     secret = "sk-test-0123456789abcdef"
     created = await client.post(f"{base}/llm_analytics/provider_keys/", headers=key, json={
         "provider": "openai", "name": "ours", "api_key": secret, "base_url": "http://127.0.0.1:9/v1"})
@@ -149,7 +142,7 @@ async def test_provider_keys_and_the_evaluation_config(client: httpx.AsyncClient
 
 
 async def test_sql_tables(client: httpx.AsyncClient, admin: Caller) -> None:
-    base, key = await _setup(client, admin)
+    base, key = await environment_with_key(client, admin, "evaluation:write")
     secret = "sk-never-in-sql-0123456789"
     provider_key = (await client.post(f"{base}/llm_analytics/provider_keys/", headers=key, json={
         "provider": "openai", "name": "k", "api_key": secret})).json()

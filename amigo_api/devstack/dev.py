@@ -26,7 +26,6 @@ from amigo_api.devstack import (
     wait_until,
 )
 from amigo_api.devstack.credential import STACK_FILE, clone_recipe
-from amigo_api.llm_analytics.repository import ensure_infra_indexes
 from amigo_api.llm_analytics.service import first_environment
 from amigo_api.roles.defaults import SUPER_ADMIN_ROLE
 from amigo_api.sandbox.confinement import SandboxUnavailable, check_bubblewrap
@@ -61,7 +60,6 @@ async def _dev_environment(settings: Settings, credentials: dict[str, str]) -> d
     """The demo organization's LLM analytics environment: its id and project token for capture."""
     clusters = Clusters(settings)
     try:
-        await ensure_infra_indexes(clusters.infra)
         environment = await first_environment(clusters.infra, credentials["org_id"], {
             "org_id": credentials["org_id"], "user_id": credentials["user_id"]}, "Development")
     finally:

@@ -18,6 +18,7 @@ from amigo_api.llm_analytics.repository import (
     EnvironmentDocument,
     EventRepository,
     PersonalApiKeyDocument,
+    ensure_infra_indexes,
     next_environment_id,
 )
 from amigo_api.users.service import find_user
@@ -79,6 +80,7 @@ def environment_view(doc: EnvironmentDocument) -> s.Environment:
 async def first_environment(infra: AsyncDatabase[Document], org_id: str, creator: Document, name: str
                             ) -> s.Environment:
     """The organization's first environment, created if it has none (`amigo-api dev`)."""
+    await ensure_infra_indexes(infra)
     found = await infra[ENVIRONMENTS].find_one({"org_id": org_id}, sort=[("_id", 1)])
     existing = cast(EnvironmentDocument | None, found)
     return _environment(existing) if existing else await create_environment(infra, org_id, creator, name)
