@@ -117,6 +117,12 @@ async def test_provider_keys_and_the_evaluation_config(client: httpx.AsyncClient
     theirs = await client.post(f"{other_base}/evaluations/", headers=other_key, json={**JUDGE, "model_configuration": {
         "provider": "openai", "model": "m", "provider_key_id": provider_key["id"]}})
     assert theirs.status_code == 400  # another environment's key does not exist there
+    evaluation_url = f"/evaluations/{judged.json()['id']}/"
+    assert (await client.get(f"{other_base}{evaluation_url}", headers=other_key)).status_code == 404
+    renamed = await client.patch(f"{other_base}{evaluation_url}", headers=other_key, json={"name": "x"})
+    assert renamed.status_code == 404
+    assert (await client.get(f"{other_base}/evaluations/", headers=other_key)).json()["count"] == 0
+    assert (await client.get(f"{other_base}/llm_analytics/provider_keys/", headers=other_key)).json()["count"] == 0
 
     config = (await client.get(f"{base}/llm_analytics/evaluation_config/", headers=key)).json()
     assert (config["trial_eval_limit"], config["trial_evals_used"], config["trial_evals_remaining"]) == (100, 0, 100)
