@@ -154,12 +154,16 @@ class GitBackend:
         see a truncated pack and refuse it as a whole; nothing partial is kept."""
         try:
             async for chunk in request.stream():
-                stdin.write(chunk)
-                await stdin.drain()
+                if stdin.is_closing():  # the backend stopped reading (it answers GETs without a body)
+                    break
+                if chunk:
+                    stdin.write(chunk)
+                    await stdin.drain()
         except (ClientDisconnect, ConnectionError):
             log.info("git_client_disconnected", path=request.url.path)
         finally:
-            with contextlib.suppress(ConnectionError):
+            # uvloop raises RuntimeError, not ConnectionError, on a transport the backend already closed.
+            with contextlib.suppress(ConnectionError, RuntimeError):
                 stdin.close()
                 await stdin.wait_closed()
 
