@@ -1,13 +1,16 @@
 """Bodies stream through the git endpoint: a 50 MB push barely moves the API's memory, and a client that
 vanishes mid-push leaves the repository as it was."""
 
+import asyncio
 import base64
 import os
 import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from amigo_api.devstack import ChildProcess, wait_until
@@ -97,3 +100,27 @@ async def test_a_client_that_disconnects_mid_push_leaves_the_repository_valid(
     # The repository still takes a complete push afterwards.
     git(work, "push", "-q", "origin", "main")
     assert git(bare, "rev-parse", "refs/heads/main").stdout.strip() == tip
+
+
+def test_the_body_is_not_fed_to_a_backend_that_closed_its_input() -> None:
+    """git http-backend answers a GET without reading stdin and may exit first; under uvloop, writing to the
+    closed pipe raised RuntimeError and broke the response."""
+    import uvloop
+
+    from amigo_api.tools.repo.git_http import GitBackend
+
+    class Body:
+        url = httpx.URL("http://testserver/v1/org/tool/git/info/refs")
+
+        async def stream(self) -> Any:
+            yield b""
+            yield b"0000"
+
+    async def feed_after_exit() -> None:
+        process = await asyncio.create_subprocess_exec("true", stdin=asyncio.subprocess.PIPE)
+        assert process.stdin is not None
+        process.stdin.close()  # as when the backend's end is gone
+        await process.wait()
+        await GitBackend._feed(Body(), process.stdin)  # type: ignore[arg-type]
+
+    uvloop.run(feed_after_exit())
