@@ -1,0 +1,48 @@
+"""Running a Hog program: compile (syntax and scope errors with line and column), then run with limits.
+Every way a run can end is a result, with the reference's messages for what stopped it."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from amigo_api.hog.compiler import Returned, compile_program
+from amigo_api.hog.lexer import HogSyntaxError
+from amigo_api.hog.runtime import HogMemoryError, HogTimeout, Limits, Runtime, Scope
+from amigo_api.hog.stdlib import FUNCTIONS
+from amigo_api.hog.values import HogRuntimeError, HogThrow, printed
+
+
+@dataclass
+class HogResult:
+    value: Any = None
+    output: list[str] = field(default_factory=list)
+    error: str | None = None  # None: the program ran to its end or a `return`
+
+
+def _thrown_message(value: Any) -> str:
+    if isinstance(value, dict) and value.get("__hogError__"):
+        return f"{value.get('type', 'Error')}: {value.get('message')}"
+    return printed(value, nested=False)
+
+
+def run(source: str, globals_: dict[str, Any] | None = None, limits: Limits | None = None) -> HogResult:
+    try:
+        program = compile_program(source)
+    except HogSyntaxError as error:
+        return HogResult(error=f"Syntax error: {error}")
+    runtime = Runtime(dict(globals_ or {}), limits or Limits(), FUNCTIONS)
+    result = HogResult(output=runtime.output)
+    try:
+        program(Scope(runtime))
+    except Returned as returned:
+        result.value = returned.value
+    except HogThrow as thrown:
+        result.error = f"Runtime error: {_thrown_message(thrown.value)}"
+    except HogRuntimeError as error:
+        result.error = f"Runtime error: {error}"
+    except (HogTimeout, HogMemoryError) as stopped:
+        result.error = str(stopped)
+    except RecursionError:
+        result.error = "Runtime error: Maximum call stack depth exceeded"
+    except MemoryError:
+        result.error = "Memory limit exceeded"
+    return result

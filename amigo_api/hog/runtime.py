@@ -1,0 +1,188 @@
+"""What a running Hog program uses: scopes, its limits (a deadline checked as it steps, an approximate
+memory budget charged before values are built, call depth, string and array sizes), globals, the standard
+library, and `print`'s lines. Exceeding a limit ends the run with the reference's message."""
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from amigo_api.hog.values import Closure, HogRuntimeError
+
+STEPS_BETWEEN_CLOCK_CHECKS = 256
+VALUE_OVERHEAD = 16  # bytes charged per value beyond its content: an approximation of the reference VM's
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_seconds: float = 5.0
+    memory_bytes: int = 64 * 1024 * 1024
+    call_depth: int = 128
+    string_chars: int = 10 * 1024 * 1024
+    array_items: int = 1_000_000
+
+
+class HogTimeout(Exception):
+    def __init__(self, limits: Limits) -> None:
+        super().__init__(f"Execution timed out ({limits.timeout_seconds:g}s limit exceeded)")
+
+
+class HogMemoryError(Exception):
+    def __init__(self) -> None:
+        super().__init__("Memory limit exceeded")
+
+
+class Scope:
+    __slots__ = ("parent", "runtime", "vars")
+
+    def __init__(self, runtime: "Runtime", parent: "Scope | None" = None) -> None:
+        self.runtime, self.parent = runtime, parent
+        self.vars: dict[str, Any] = {}
+
+    def lookup(self, name: str) -> Any:
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.vars:
+                return scope.vars[name]
+            scope = scope.parent
+        return None
+
+    def assign(self, name: str, value: Any) -> None:
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.vars:
+                scope.vars[name] = value
+                return
+            scope = scope.parent
+        raise HogRuntimeError(f"Variable `{name}` is not declared")
+
+
+class Runtime:
+    def __init__(self, globals_: dict[str, Any], limits: Limits, functions: dict[str, Any]) -> None:
+        self.globals, self.limits, self.functions = globals_, limits, functions
+        self.deadline = time.monotonic() + limits.timeout_seconds
+        self.steps = self.memory = self.depth = 0
+        self.output: list[str] = []
+
+    def tick(self) -> None:
+        self.steps += 1
+        if self.steps % STEPS_BETWEEN_CLOCK_CHECKS == 0 and time.monotonic() > self.deadline:
+            raise HogTimeout(self.limits)
+
+    def charge(self, size: int) -> None:
+        self.memory += size + VALUE_OVERHEAD
+        if self.memory > self.limits.memory_bytes:
+            raise HogMemoryError()
+
+    def text(self, value: str) -> str:
+        if len(value) > self.limits.string_chars:
+            raise HogMemoryError()
+        self.charge(len(value))
+        return value
+
+    def array(self, items: list[Any]) -> list[Any]:
+        if len(items) > self.limits.array_items:
+            raise HogMemoryError()
+        self.charge(8 * len(items))
+        return items
+
+    def mapping(self, items: dict[Any, Any]) -> dict[Any, Any]:
+        self.charge(16 * len(items))
+        return items
+
+    def arithmetic(self, op: str, left: Any, right: Any) -> Any:
+        if op == "*" and isinstance(left, str | list) or isinstance(right, str | list) and op == "*":
+            raise HogRuntimeError("Cannot multiply a string or an array")
+        try:
+            if op == "+" and isinstance(left, str) and isinstance(right, str):
+                return self.text(left + right)
+            result = {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
+                      "/": lambda: left / right, "%": lambda: left % right}[op]()
+        except ZeroDivisionError as exc:
+            raise HogRuntimeError("Division by zero") from exc
+        except TypeError as exc:
+            raise HogRuntimeError(f"Cannot apply {op} to {type(left).__name__} and {type(right).__name__}") from exc
+        return result
+
+    def global_value(self, name: str) -> Any:
+        return self.globals.get(name)
+
+    def call_named(self, name: str, args: list[Any]) -> Any:
+        function = self.functions.get(name)
+        if function is None:
+            value = self.globals.get(name)
+            if isinstance(value, Closure):
+                return call_value(self, value, args)
+            raise HogRuntimeError(f"Unsupported function call: {name}")
+        return function(self, args)
+
+    def error_value(self, error_type: str, message: Any, payload: Any = None) -> dict[str, Any]:
+        return {"__hogError__": True, "type": error_type, "message": message, "payload": payload}
+
+
+def call_value(runtime: Runtime, value: Any, args: list[Any]) -> Any:
+    if not isinstance(value, Closure):
+        raise HogRuntimeError(f"Cannot call a value of type {type(value).__name__}")
+    runtime.depth += 1
+    if runtime.depth > runtime.limits.call_depth:
+        raise HogRuntimeError(f"Maximum call stack depth ({runtime.limits.call_depth}) exceeded")
+    runtime.tick()
+    try:
+        return value.run(args)
+    finally:
+        runtime.depth -= 1
+
+
+def _position(index: int, length: int) -> int | None:
+    """A 1-based (or negative, from the end) index as a Python one; None when out of range."""
+    if index > 0 and index <= length:
+        return index - 1
+    if index < 0 and -index <= length:
+        return length + index
+    return None
+
+
+def get_index(target: Any, key: Any, optional: bool = False) -> Any:
+    if target is None:
+        return None
+    if isinstance(target, dict):
+        return target.get(key)
+    if isinstance(target, list | tuple | str) and isinstance(key, int) and not isinstance(key, bool):
+        position = _position(key, len(target))
+        return None if position is None else target[position]
+    return None
+
+
+def set_index(target: Any, key: Any, value: Any) -> None:
+    if isinstance(target, dict):
+        target[key] = value
+        return
+    if isinstance(target, list) and isinstance(key, int) and not isinstance(key, bool):
+        position = _position(key, len(target))
+        if position is None:
+            raise HogRuntimeError(f"Index {key} out of range")
+        target[position] = value
+        return
+    raise HogRuntimeError(f"Cannot set a field of a value of type {type(target).__name__}")
+
+
+def like(value: Any, pattern: Any, flags: int) -> bool:
+    """SQL `like` as the Python VM runs it: `%` any run, `_` one character, an unanchored search."""
+    translated = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in str(pattern))
+    return re.search(translated, str(value), flags | re.DOTALL) is not None
+
+
+# What RE2 would refuse to run: backreferences and lookaround (RE2 runs in linear time; these need
+# backtracking, the source of regex bombs).
+NOT_RE2 = re.compile(r"\\[1-9]|\(\?[=!<]|\(\?P=")
+MAX_PATTERN = 10_000
+
+
+def regex_search(value: Any, pattern: Any, flags: int) -> bool:
+    text = str(pattern)
+    if len(text) > MAX_PATTERN or NOT_RE2.search(text):
+        raise HogRuntimeError("Invalid regular expression: backreferences and lookaround are not supported")
+    try:
+        return re.search(text, str(value), flags) is not None
+    except re.error as exc:
+        raise HogRuntimeError(f"Invalid regular expression: {exc}") from exc
