@@ -1,21 +1,18 @@
 """Hog's syntax tree compiled to Python closures (no tree walking at run time), with compile-time scope
 checks: a name declared twice in one scope, or assigned without being declared, is a compile error."""
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from amigo_api.hog import ast as a
 from amigo_api.hog.lexer import HogSyntaxError
+from amigo_api.hog.operators import binary_operation
 from amigo_api.hog.parser import parse
-from amigo_api.hog.runtime import Runtime, Scope, call_value, get_index, like, regex_search, set_index
-from amigo_api.hog.values import Closure, HogRuntimeError, HogThrow, compare, equals, to_string, truthy
+from amigo_api.hog.runtime import Scope, call_value, get_index, set_index
+from amigo_api.hog.values import Closure, HogRuntimeError, HogThrow, compare, to_string, truthy
 
 Expr = Callable[[Scope], Any]
 Stmt = Callable[[Scope], None]
-ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
-    "+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y, "/": lambda x, y: x / y,
-    "%": lambda x, y: x % y}
 
 
 class Returned(Exception):  # noqa: N818 - control flow, not an error
@@ -315,39 +312,6 @@ class Compiler:
             return lambda scope: value if (value := left(scope)) is not None else right(scope)
         operation = binary_operation(op)
         return lambda scope: operation(scope.runtime, left(scope), right(scope))
-
-
-def _membership(item: Any, container: Any) -> bool:
-    if container is None:
-        return False
-    if isinstance(container, str):
-        return isinstance(item, str) and item in container
-    if isinstance(container, dict):
-        return item in container
-    return any(equals(item, x) for x in container)
-
-
-def binary_operation(op: str) -> Callable[[Runtime, Any, Any], Any]:
-    if op in ARITHMETIC:
-        return lambda runtime, x, y: runtime.arithmetic(op, x, y)
-    if op == "||":
-        return lambda runtime, x, y: runtime.text(to_string(x) + to_string(y))
-    if op in ("==", "!="):
-        negate = op == "!="
-        return lambda runtime, x, y: equals(x, y) != negate
-    if op in ("<", "<=", ">", ">="):
-        return lambda runtime, x, y: compare(op, x, y)
-    if op in ("like", "ilike", "not like", "not ilike"):
-        negate, flags = op.startswith("not"), re.IGNORECASE if op.endswith("ilike") else 0
-        return lambda runtime, x, y: (like(x, y, flags) != negate) if x is not None and y is not None else False
-    if op in ("=~", "!~", "=~*", "!~*"):
-        negate, flags = op.startswith("!"), re.IGNORECASE if op.endswith("*") else 0
-        return lambda runtime, x, y: (regex_search(x, y, flags) != negate) if x is not None and y is not None \
-            else False
-    if op in ("in", "not in"):
-        negate = op == "not in"
-        return lambda runtime, x, y: _membership(x, y) != negate
-    raise HogRuntimeError(f"Unknown operator {op}")
 
 
 def compile_program(source: str) -> Stmt:
