@@ -54,6 +54,9 @@ async def test_evaluations(client: httpx.AsyncClient, admin: Caller) -> None:
                                                     "provider_key_id": "0190b8a4-0000-7000-8000-000000000000"}},
                   "model_configuration")
 
+    broken = await refused({**JUDGE, "evaluation_type": "hog", "evaluation_config": {"source": "return |"}},
+                           "evaluation_config")
+    assert broken["detail"].startswith("Failed to compile Hog code: Unexpected character '|' (line 1, column 8)")
     hog = await client.post(f"{base}/evaluations/", headers=key, json={
         **JUDGE, "name": "short", "evaluation_type": "hog", "enabled": True,
         "evaluation_config": {"source": "return length(event.properties.$ai_output_choices) > 0"}})

@@ -10,6 +10,8 @@ from amigo_api.core.crypto import SecretBox
 from amigo_api.core.db import Document
 from amigo_api.core.errors import InvalidRequest, NotFound
 from amigo_api.core.sql_tables import SqlTable, register_table
+from amigo_api.hog.compiler import compile_program
+from amigo_api.hog.lexer import HogSyntaxError
 from amigo_api.llm_analytics import schemas as s
 from amigo_api.llm_analytics.auth import EnvironmentCaller
 from amigo_api.llm_analytics.datasets import COMMON_COLUMNS, NEWEST_FIRST, Resource
@@ -49,6 +51,16 @@ async def _render(doc: Document, caller: EnvironmentCaller, creators: Creators) 
 
 
 evaluations = Resource(EVALUATIONS, (), _render)
+
+
+def _compiled(evaluation_type: str, evaluation_config: dict[str, Any]) -> dict[str, Any]:
+    """A Hog evaluation's source must compile (400 with line and column otherwise)."""
+    if evaluation_type == "hog":
+        try:
+            compile_program(evaluation_config["source"])
+        except HogSyntaxError as error:
+            raise FieldError(f"Failed to compile Hog code: {error}", "evaluation_config") from error
+    return evaluation_config
 
 
 def evaluation_query(search: str | None, enabled: bool | None, ids: str | None) -> Document:
@@ -92,6 +104,7 @@ async def create_evaluation(caller: EnvironmentCaller, registry_names: set[str],
                             ) -> dict[str, Any]:
     evaluation_config, output_config = validate_configs(body.evaluation_type, body.output_type,
                                                         body.evaluation_config, body.output_config)
+    evaluation_config = _compiled(body.evaluation_type, evaluation_config)
     status, reason = status_for(body.enabled)
     now = utcnow()
     doc = {**_scope(caller), "_id": uuid7(), "name": body.name, "description": body.description,
@@ -119,6 +132,7 @@ async def update_evaluation(caller: EnvironmentCaller, registry_names: set[str],
     if sent & {"evaluation_type", "output_type", "evaluation_config", "output_config"}:
         changes["evaluation_config"], changes["output_config"] = validate_configs(
             merged["evaluation_type"], merged["output_type"], merged["evaluation_config"], merged["output_config"])
+        _compiled(merged["evaluation_type"], changes["evaluation_config"])
     if "conditions" in sent:
         changes["conditions"] = validate_conditions(body.conditions)
     if "enabled" in sent and body.enabled is not None and body.enabled != current["enabled"]:
