@@ -14,6 +14,7 @@ NOT_POWER = 4
 COMPARISONS = {"=": "==", "==": "==", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=",
                "=~": "=~", "!~": "!~", "=~*": "=~*", "!~*": "!~*"}
 NEGATABLE = ("like", "ilike", "in", "between")
+CALLABLE_KEYWORDS = ("and", "or", "like", "ilike", "if")
 
 
 class ExpressionParser:
@@ -188,6 +189,9 @@ class ExpressionParser:
         if token.kind == "keyword" and token.value in ("true", "false", "null"):
             self.take()
             return a.Constant(token.line, token.column, {"true": True, "false": False, "null": None}[str(token.value)])
+        if token.kind == "keyword" and token.value in CALLABLE_KEYWORDS and self.peek().value == "(":
+            self.take()  # `and(a, b)`, `like(s, p)`, `if(c, a, b)`: functions named like keywords
+            return a.Name(token.line, token.column, str(token.value))
         if token.kind == "identifier":
             if self.peek().value == "->" and self.peek().kind == "operator":
                 self.take()

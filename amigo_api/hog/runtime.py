@@ -133,7 +133,7 @@ def call_value(runtime: Runtime, value: Any, args: list[Any]) -> Any:
         runtime.depth -= 1
 
 
-def _position(index: int, length: int) -> int | None:
+def position_of(index: int, length: int) -> int | None:
     """A 1-based (or negative, from the end) index as a Python one; None when out of range."""
     if index > 0 and index <= length:
         return index - 1
@@ -148,7 +148,7 @@ def get_index(target: Any, key: Any, optional: bool = False) -> Any:
     if isinstance(target, dict):
         return target.get(key)
     if isinstance(target, list | tuple | str) and isinstance(key, int) and not isinstance(key, bool):
-        position = _position(key, len(target))
+        position = position_of(key, len(target))
         return None if position is None else target[position]
     return None
 
@@ -158,7 +158,7 @@ def set_index(target: Any, key: Any, value: Any) -> None:
         target[key] = value
         return
     if isinstance(target, list) and isinstance(key, int) and not isinstance(key, bool):
-        position = _position(key, len(target))
+        position = position_of(key, len(target))
         if position is None:
             raise HogRuntimeError(f"Index {key} out of range")
         target[position] = value

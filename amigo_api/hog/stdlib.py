@@ -1,13 +1,17 @@
 """Hog's standard library (reference §7.4), the part implemented so far: output, types and conversion,
 strings, null and emptiness, arrays and dicts (functions first, never mutating), JSON, errors and math."""
 
+import base64
+import hashlib
 import json
 import math
+import re
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from amigo_api.hog.runtime import Runtime, call_value
-from amigo_api.hog.values import HogRuntimeError, json_text, printed, to_string, truthy, typeof
+from amigo_api.hog.runtime import Runtime, call_value, like, position_of, regex_search
+from amigo_api.hog.values import HogRuntimeError, compare, equals, json_text, printed, to_string, truthy, typeof
 
 Function = Callable[[Runtime, list[Any]], Any]
 
@@ -176,3 +180,76 @@ def _valid_json(value: Any) -> bool:
     except ValueError:
         return False
     return True
+
+
+# Logic, comparison, matching, encodings, hashing and JSON paths -------------------------------------------
+
+def _multi_if(runtime: Runtime, args: list[Any]) -> Any:
+    """`multiIf(c1, a1, c2, a2, ..., else)`."""
+    for index in range(0, len(args) - 1, 2):
+        if truthy(args[index]):
+            return args[index + 1]
+    return args[-1] if len(args) % 2 else None
+
+
+def _json_path(args: list[Any]) -> tuple[bool, Any]:
+    """`JSONExtract*(json, ...path)`: path parts are keys or 1-based indexes; (found, value)."""
+    try:
+        value = json.loads(str(_arg(args, 0)))
+    except ValueError:
+        return False, None
+    for part in args[1:]:
+        if isinstance(value, dict) and isinstance(part, str) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and isinstance(part, int) and (at := position_of(part, len(value))) is not None:
+            value = value[at]
+        else:
+            return False, None
+    return True, value
+
+
+def _regex(runtime: Runtime, args: list[Any]) -> Any:
+    text, pattern = _arg(args, 0), _arg(args, 1)
+    return None if text is None or pattern is None else regex_search(text, pattern, 0)
+
+
+def _extract(runtime: Runtime, args: list[Any]) -> Any:
+    text, pattern = _arg(args, 0), _arg(args, 1)
+    if text is None or pattern is None:
+        return None
+    regex_search("", pattern, 0)  # the same guard as the operators
+    found = re.search(str(pattern), str(text))
+    return "" if found is None else (found.group(1) if found.groups() else found.group(0))
+
+
+def _comparison(op: str) -> Function:
+    return lambda runtime, args: equals(args[0], args[1]) != (op == "!=") if op in ("==", "!=") \
+        else compare(op, args[0], args[1])
+
+
+FUNCTIONS.update({
+    "multiIf": _multi_if,
+    "and": lambda r, a: all(truthy(x) for x in a),
+    "or": lambda r, a: any(truthy(x) for x in a),
+    "equals": _comparison("=="), "notEquals": _comparison("!="), "greater": _comparison(">"),
+    "greaterOrEquals": _comparison(">="), "less": _comparison("<"), "lessOrEquals": _comparison("<="),
+    "plus": lambda r, a: r.arithmetic("+", a[0], a[1]), "minus": lambda r, a: r.arithmetic("-", a[0], a[1]),
+    "assumeNotNull": lambda r, a: _arg(a, 0),
+    "match": _regex,
+    "like": lambda r, a: like(a[0], a[1], 0), "ilike": lambda r, a: like(a[0], a[1], re.IGNORECASE),
+    "notLike": lambda r, a: not like(a[0], a[1], 0), "notILike": lambda r, a: not like(a[0], a[1], re.IGNORECASE),
+    "extract": _extract, "extractRegex": _extract,
+    "encodeURLComponent": lambda r, a: None if _arg(a, 0) is None else urllib.parse.quote(str(a[0]), safe=""),
+    "decodeURLComponent": lambda r, a: None if _arg(a, 0) is None else urllib.parse.unquote(str(a[0])),
+    "base64Encode": lambda r, a: None if _arg(a, 0) is None else base64.b64encode(str(a[0]).encode()).decode(),
+    "base64Decode": lambda r, a: None if _arg(a, 0) is None else base64.b64decode(str(a[0])).decode(
+        errors="replace"),
+    "md5Hex": lambda r, a: None if _arg(a, 0) is None else hashlib.md5(str(a[0]).encode()).hexdigest(),  # noqa: S324
+    "sha256Hex": lambda r, a: None if _arg(a, 0) is None else hashlib.sha256(str(a[0]).encode()).hexdigest(),
+    "JSONHas": lambda r, a: _json_path(a)[0],
+    "JSONLength": lambda r, a: len(v) if isinstance(v := _json_path(a)[1], list | dict) else 0,
+    "JSONExtractString": lambda r, a: v if isinstance(v := _json_path(a)[1], str) else "",
+    "JSONExtractInt": lambda r, a: v if isinstance(v := _json_path(a)[1], int) and not isinstance(v, bool) else 0,
+    "JSONExtractFloat": lambda r, a: float(v) if isinstance(v := _json_path(a)[1], int | float) else 0.0,
+    "JSONExtractBool": lambda r, a: v if isinstance(v := _json_path(a)[1], bool) else False,
+})

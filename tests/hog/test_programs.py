@@ -146,3 +146,31 @@ def test_globals() -> None:
     result = run("return length(output) > 0 and properties.$ai_model = 'gpt'",
                  {"output": "hi", "properties": {"$ai_model": "gpt"}})
     assert result.value is True
+
+
+MORE: list[tuple[str, Any]] = [
+    ("return multiIf(false, 1, true, 2, 3)", 2),
+    ("return multiIf(false, 1, 3)", 3),
+    ("return and(1, true, 'x') and not or(0, '', null)", True),
+    ("return equals(1, '1') and notEquals(1, 2) and greater(2, 1) and lessOrEquals(1, 1)", True),
+    ("return plus(1, 2) + minus(5, 3)", 5),
+    ("return match('abc', 'b.') and not match('abc', '^b')", True),
+    ("return like('banana', '%nan%') and ilike('BANANA', 'b%') and notLike('a', 'b') and notILike('A', 'b')", True),
+    ("return extract('order-123', '(\\\\d+)')", "123"),
+    ("return encodeURLComponent('a b/c') || '|' || decodeURLComponent('a%20b')", "a%20b%2Fc|a b"),
+    ("return base64Decode(base64Encode('hog'))", "hog"),
+    ("return md5Hex('')", "d41d8cd98f00b204e9800998ecf8427e"),
+    ("return length(sha256Hex('x'))", 64),
+    ("return JSONExtractString('{\"a\": {\"b\": \"c\"}}', 'a', 'b')", "c"),
+    ("return JSONExtractInt('{\"n\": [1, 2, 3]}', 'n', -1)", 3),
+    ("return JSONHas('{\"a\": 1}', 'a') and not JSONHas('{\"a\": 1}', 'b') and JSONLength('[1, 2]') = 2", True),
+    ("return JSONExtractBool('{\"ok\": true}', 'ok') and JSONExtractFloat('{\"x\": 2}', 'x') = 2.0", True),
+    ("return assumeNotNull(5)", 5),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), MORE)
+def test_more_of_the_library(source: str, expected: Any) -> None:
+    result = run(source)
+    assert result.error is None, result.error
+    assert result.value == expected and type(result.value) is type(expected)
