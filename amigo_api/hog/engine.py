@@ -19,8 +19,9 @@ class HogResult:
 
 
 def _thrown_message(value: Any) -> str:
+    """An uncaught error value as the reference renders it: `Error('msg')`."""
     if isinstance(value, dict) and value.get("__hogError__"):
-        return f"{value.get('type', 'Error')}: {value.get('message')}"
+        return f"{value.get('type', 'Error')}({printed(value.get('message'))})"
     return printed(value, nested=False)
 
 
@@ -45,4 +46,6 @@ def run(source: str, globals_: dict[str, Any] | None = None, limits: Limits | No
         result.error = "Runtime error: Maximum call stack depth exceeded"
     except MemoryError:
         result.error = "Memory limit exceeded"
+    except Exception as unexpected:  # a library function's own failure (jsonParse of invalid JSON): not Hog's
+        result.error = f"Unexpected error during evaluation: {type(unexpected).__name__}: {unexpected}"
     return result

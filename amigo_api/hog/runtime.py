@@ -105,7 +105,9 @@ class Runtime:
         return result
 
     def global_value(self, name: str) -> Any:
-        return self.globals.get(name)
+        if name not in self.globals:
+            raise HogRuntimeError(f"Global variable not found: {name}")
+        return self.globals[name]
 
     def call_named(self, name: str, args: list[Any]) -> Any:
         function = self.functions.get(name)

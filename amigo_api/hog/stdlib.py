@@ -96,10 +96,9 @@ def _split(runtime: Runtime, args: list[Any]) -> Any:
 
 
 def _json_parse(runtime: Runtime, args: list[Any]) -> Any:
-    try:
-        return json.loads(str(_arg(args, 0)))
-    except ValueError as exc:
-        raise HogRuntimeError(f"Invalid JSON: {exc}") from exc
+    """Invalid JSON is not a Hog error, as in PostHog's VM: `try/catch` does not catch it, and the run ends
+    with "Unexpected error during evaluation" (guard with `isValidJSON`)."""
+    return json.loads(str(_arg(args, 0)))
 
 
 def _range(runtime: Runtime, args: list[Any]) -> list[int]:

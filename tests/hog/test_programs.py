@@ -118,11 +118,13 @@ def test_print_formats_top_level_strings_raw_and_nested_ones_quoted() -> None:
     ("return nope(1)", "Runtime error: Unsupported function call: nope"),
     ("return fetch('https://example.com')", "Runtime error: Unsupported function call: fetch"),
     ("return postHogCapture({})", "Runtime error: Unsupported function call: postHogCapture"),
-    ("throw Error('boom')", "Runtime error: Error: boom"),
+    ("throw Error('boom')", "Runtime error: Error('boom')"),
+    ("return nobody", "Runtime error: Global variable not found: nobody"),
     ("return 1 / 0", "Runtime error: Division by zero"),
     ("return 'a' - 1", "Runtime error: Cannot apply - to str and int"),
-    ("return jsonParse('{')", "Runtime error: Invalid JSON: Expecting property name enclosed in double quotes: "
-                              "line 1 column 2 (char 1)"),
+    ("try { return jsonParse('{') } catch { return 1 }",
+     "Unexpected error during evaluation: JSONDecodeError: Expecting property name enclosed in double quotes: "
+     "line 1 column 2 (char 1)"),
     ("return 'aa' =~ '(a)\\\\1'", "Runtime error: Invalid regular expression: backreferences and lookaround are "
                                   "not supported"),
 ])
