@@ -6,7 +6,7 @@ from typing import Any
 
 from amigo_api.hog import ast as a
 from amigo_api.hog.lexer import HogSyntaxError
-from amigo_api.hog.operators import binary_operation
+from amigo_api.hog.operators import NUMBERS, binary_operation, numeric_fast_path
 from amigo_api.hog.parser import parse
 from amigo_api.hog.runtime import Scope, call_value, get_index, set_index
 from amigo_api.hog.values import Closure, HogRuntimeError, HogThrow, compare, to_string, truthy
@@ -41,11 +41,11 @@ class Compiler:
         if new_scope:
             self.scopes.append(set())
         compiled = [self.statement(s) for s in statements]
-        if new_scope:
-            self.scopes.pop()
+        # A block that declares nothing needs no scope of its own (most loop bodies): one allocation less a pass.
+        own_scope = new_scope and bool(self.scopes.pop())
 
         def run(scope: Scope) -> None:
-            inner = Scope(scope.runtime, scope) if new_scope else scope
+            inner = Scope(scope.runtime, scope) if own_scope else scope
             for step in compiled:
                 step(inner)
         return run
@@ -205,23 +205,25 @@ class Compiler:
     def function(self, name: str, params: list[str], body: a.Node) -> Callable[[Scope], Closure]:
         self.scopes.append(set(params))
         if isinstance(body, a.Block):
-            run_body = self.block(body.statements, new_scope=False)
-        else:
-            expression = self.expression(body)
+            statements = self.block(body.statements, new_scope=False)
 
-            def run_body(scope: Scope) -> None:
-                raise Returned(expression(scope))
+            def run_body(scope: Scope) -> Any:
+                try:
+                    statements(scope)
+                except Returned as returned:
+                    return returned.value
+                return None
+        else:
+            run_body = self.expression(body)  # type: ignore[assignment]  # `x -> x` needs no exception
         self.scopes.pop()
+        count = len(params)
 
         def make(scope: Scope) -> Closure:
             def invoke(args: list[Any]) -> Any:
                 inner = Scope(scope.runtime, scope)
-                inner.vars.update(zip(params, list(args) + [None] * (len(params) - len(args)), strict=False))
-                try:
-                    run_body(inner)
-                except Returned as returned:
-                    return returned.value
-                return None
+                values = list(args[:count]) + [None] * (count - len(args))
+                inner.vars.update(zip(params, values, strict=True))
+                return run_body(inner)
             return Closure(name, params, invoke)
         return make
 
@@ -310,8 +312,17 @@ class Compiler:
             return lambda scope: truthy(left(scope)) or truthy(right(scope))
         if op == "??":
             return lambda scope: value if (value := left(scope)) is not None else right(scope)
+        fast = numeric_fast_path(op)
         operation = binary_operation(op)
-        return lambda scope: operation(scope.runtime, left(scope), right(scope))
+        if fast is None:
+            return lambda scope: operation(scope.runtime, left(scope), right(scope))
+
+        def run(scope: Scope) -> Any:
+            x, y = left(scope), right(scope)
+            if type(x) in NUMBERS and type(y) in NUMBERS and y != 0:  # the common case, without the rules
+                return fast(x, y)
+            return operation(scope.runtime, x, y)
+        return run
 
 
 def compile_program(source: str) -> Stmt:

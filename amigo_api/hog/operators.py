@@ -1,5 +1,6 @@
 """Hog's binary operators as functions of the runtime and two values (reference §7.3)."""
 
+import operator
 import re
 from collections.abc import Callable
 from typing import Any
@@ -8,6 +9,15 @@ from amigo_api.hog.runtime import Runtime, like, regex_search
 from amigo_api.hog.values import HogRuntimeError, compare, equals, to_string
 
 ARITHMETIC = ("+", "-", "*", "/", "%")
+NUMBERS = (int, float)  # exact types: bool is not a number here
+FAST = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod,
+        "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+        ">=": operator.ge}
+
+
+def numeric_fast_path(op: str) -> Callable[[Any, Any], Any] | None:
+    """For two plain numbers (not zero on the right), an operator needs none of Hog's mixed-type rules."""
+    return FAST.get(op)
 
 
 def _membership(item: Any, container: Any) -> bool:

@@ -2,6 +2,7 @@
 memory budget charged before values are built, call depth, string and array sizes), globals, the standard
 library, and `print`'s lines. Exceeding a limit ends the run with the reference's message."""
 
+import operator
 import re
 import time
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import Any
 from amigo_api.hog.values import Closure, HogRuntimeError
 
 STEPS_BETWEEN_CLOCK_CHECKS = 256
+OPERATIONS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod}
 VALUE_OVERHEAD = 16  # bytes charged per value beyond its content: an approximation of the reference VM's
 
 
@@ -91,18 +93,16 @@ class Runtime:
         return items
 
     def arithmetic(self, op: str, left: Any, right: Any) -> Any:
-        if op == "*" and isinstance(left, str | list) or isinstance(right, str | list) and op == "*":
+        if op == "+" and isinstance(left, str) and isinstance(right, str):
+            return self.text(left + right)
+        if op == "*" and (isinstance(left, str | list) or isinstance(right, str | list)):
             raise HogRuntimeError("Cannot multiply a string or an array")
         try:
-            if op == "+" and isinstance(left, str) and isinstance(right, str):
-                return self.text(left + right)
-            result = {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
-                      "/": lambda: left / right, "%": lambda: left % right}[op]()
+            return OPERATIONS[op](left, right)
         except ZeroDivisionError as exc:
             raise HogRuntimeError("Division by zero") from exc
         except TypeError as exc:
             raise HogRuntimeError(f"Cannot apply {op} to {type(left).__name__} and {type(right).__name__}") from exc
-        return result
 
     def global_value(self, name: str) -> Any:
         if name not in self.globals:
