@@ -129,30 +129,35 @@ def test_scopes() -> None:
     assert not scopes_allow(["evaluation:write"], "dataset:read")
 
 
-async def test_one_dependency_enforces_scopes_and_grants(app: Any, client: httpx.AsyncClient, admin: Caller,
+async def test_one_dependency_enforces_scopes_and_grants(settings: Settings, admin: Caller,
                                                          make_role_caller) -> None:  # type: ignore[no-untyped-def]
+    probe_app = create_app(settings)  # its own app: the probe routes must not join the shared one
     for path, access in (("write_probe", environment_access("dataset:write")),
                          ("keyless_probe", environment_access("dataset:read", keys_allowed=False))):
-        app.router.add_api_route(f"/api/environments/{{environment_id}}/{path}/", _with(access), methods=["GET"])
-    environment = await _environment(client, admin)
-    base = f"/api/environments/{environment['id']}"
-    reader, writer, everything = (await _key(client, admin, "dataset:read"), await _key(client, admin, "dataset:write"),
-                                  await _key(client, admin, "*"))
-    refused = await client.get(f"{base}/write_probe/", headers=_bearer(reader["value"]))
-    assert refused.status_code == 403 and refused.json()["detail"] == "API key missing required scope 'dataset:write'"
-    for key in (writer, everything):
-        assert (await client.get(f"{base}/write_probe/", headers=_bearer(key["value"]))).status_code == 200
-    no_keys = await client.get(f"{base}/keyless_probe/", headers=_bearer(everything["value"]))
-    assert no_keys.status_code == 403
-    assert no_keys.json()["detail"] == "This action does not support Personal API Key access"
-    assert (await client.get(f"{base}/keyless_probe/", headers=admin.headers)).status_code == 200
+        probe_app.router.add_api_route(f"/api/environments/{{environment_id}}/{path}/", _with(access), methods=["GET"])
+    async with probe_app.router.lifespan_context(probe_app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=probe_app), base_url="http://testserver") as client:
+        environment = await _environment(client, admin)
+        base = f"/api/environments/{environment['id']}"
+        reader = await _key(client, admin, "dataset:read")
+        writer, everything = await _key(client, admin, "dataset:write"), await _key(client, admin, "*")
+        refused = await client.get(f"{base}/write_probe/", headers=_bearer(reader["value"]))
+        assert refused.status_code == 403
+        assert refused.json()["detail"] == "API key missing required scope 'dataset:write'"
+        for key in (writer, everything):
+            assert (await client.get(f"{base}/write_probe/", headers=_bearer(key["value"]))).status_code == 200
+        no_keys = await client.get(f"{base}/keyless_probe/", headers=_bearer(everything["value"]))
+        assert no_keys.status_code == 403
+        assert no_keys.json()["detail"] == "This action does not support Personal API Key access"
+        assert (await client.get(f"{base}/keyless_probe/", headers=admin.headers)).status_code == 200
 
-    # A key acts as its user: the scope is not enough without the user's grant.
-    plain: Caller = await make_role_caller(admin, "NoLlm", [{"permission_name": "Tool:InvokeTool", "conditions": {}}])
-    plain_key = await _key(client, plain, "*")
-    denied = await client.get(f"{base}/write_probe/", headers=_bearer(plain_key["value"]))
-    assert denied.status_code == 403 and denied.json()["code"] == "permission_denied"
-    assert (await client.get(f"{base}/", headers=_bearer(plain_key["value"]))).status_code == 200
+        # A key acts as its user: the scope is not enough without the user's grant.
+        plain: Caller = await make_role_caller(admin, "NoLlm", [{"permission_name": "Tool:InvokeTool",
+                                                                 "conditions": {}}])
+        plain_key = await _key(client, plain, "*")
+        denied = await client.get(f"{base}/write_probe/", headers=_bearer(plain_key["value"]))
+        assert denied.status_code == 403 and denied.json()["code"] == "permission_denied"
+        assert (await client.get(f"{base}/", headers=_bearer(plain_key["value"]))).status_code == 200
 
 
 def _with(access: Any) -> Any:

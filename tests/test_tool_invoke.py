@@ -5,14 +5,13 @@ context (never the environment, sensitive ones never stored), visibility, filter
 import asyncio
 import json
 import os
-import signal
 from typing import Any
 
 import httpx
 from pymongo import MongoClient
 
 from tests.conftest import Caller
-from tests.toolstack import Stack, Workspace, create_tool, publish, sandboxes, start_worker
+from tests.toolstack import Stack, Workspace, create_tool, kill_worker_mid_run, publish, sandboxes
 
 ECHO = '''import json, os, time
 from pydantic import BaseModel, Field
@@ -265,16 +264,7 @@ async def test_a_worker_killed_during_an_invoke_fails_clearly(stack: Stack, http
                                                               workspace: Workspace) -> None:
     tool_id = await _echo_tool(http, admin, workspace, "sleepy")
     running = asyncio.ensure_future(_invoke(http, admin, tool_id, "1.0.0", _input("sleep")))
-    for _ in range(600):
-        if sandboxes(stack.build_root):
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the tool never started")
-    assert stack.worker.process is not None
-    os.kill(stack.worker.process.pid, signal.SIGKILL)
-    stack.worker.process.wait()
-    stack.worker = start_worker(stack.env, stack.log_dir, "worker-after-invoke")  # as a supervisor would
+    await kill_worker_mid_run(stack, "worker-after-invoke")
     # The run is not retried (a tool may have effects): the heartbeat timeout ends it with a clear 503.
     response = await asyncio.wait_for(running, 60)
     assert response.status_code == 503 and response.json()["error_code"] == "tool_runner_failed", response.text

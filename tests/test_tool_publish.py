@@ -3,8 +3,6 @@ process through Temporal to a real tool worker that builds it with uv (offline, 
 runs its tests and reads its input schema in the sandbox."""
 
 import asyncio
-import os
-import signal
 from datetime import timedelta
 
 import httpx
@@ -15,7 +13,7 @@ from amigo_api.settings import Settings
 from amigo_api.tools.scaffold import ScaffoldRelease
 from amigo_api.tools.service import tool_lock
 from tests.conftest import Caller
-from tests.toolstack import Stack, Workspace, create_tool, publish, sandboxes, start_worker, versions
+from tests.toolstack import Stack, Workspace, create_tool, kill_worker_mid_run, publish, versions
 
 
 def _builds(stack: Stack) -> set[str]:
@@ -211,21 +209,7 @@ async def test_a_worker_killed_mid_publish_is_replaced(stack: Stack, http: httpx
                    "def test_greets_by_name() -> None:\n    import time\n    time.sleep(4)\n")
     workspace.push("Slow tests")
     running = asyncio.ensure_future(publish(http, admin, tool_id, "slow"))
-    for _ in range(600):
-        if sandboxes(stack.build_root):
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the tests never started in the sandbox")
-    assert stack.worker.process is not None
-    os.kill(stack.worker.process.pid, signal.SIGKILL)
-    stack.worker.process.wait()
-    for _ in range(100):  # the sandbox dies with the worker
-        if not sandboxes(stack.build_root):
-            break
-        await asyncio.sleep(0.05)
-    assert sandboxes(stack.build_root) == []
-    stack.worker = start_worker(stack.env, stack.log_dir, "worker-replacement")
+    assert await kill_worker_mid_run(stack, "worker-replacement") == []  # the sandbox died with the worker
     response = await asyncio.wait_for(running, 120)
     assert response.status_code == 201 and response.json() == {"new_version": "1.0.0"}, response.text
     assert len(await versions(http, admin, tool_id)) == 1

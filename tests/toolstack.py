@@ -2,8 +2,11 @@
 API as a process, a worker as a process, a wheelhouse repacked from this environment (builds never reach a
 package index), and helpers that push projects with stock git and publish them over HTTP."""
 
+import asyncio
 import io
 import json
+import os
+import signal
 import sys
 import tarfile
 import time
@@ -168,3 +171,24 @@ def sandboxes(build_root: Path) -> list[int]:
         if arguments and arguments[0].endswith(b"bwrap") and any(str(build_root).encode() in a for a in arguments):
             found.append(int(cmdline.parent.name))
     return found
+
+
+async def kill_worker_mid_run(stack: Stack, replacement: str) -> list[int]:
+    """Once a sandbox of the stack runs, SIGKILL the worker and, once its sandboxes are gone (they die with it),
+    start another, as a supervisor would. Returns the sandboxes still running when the replacement started."""
+    for _ in range(600):
+        if sandboxes(stack.build_root):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("no run started in the sandbox")
+    assert stack.worker.process is not None
+    os.kill(stack.worker.process.pid, signal.SIGKILL)
+    stack.worker.process.wait()
+    for _ in range(100):
+        if not sandboxes(stack.build_root):
+            break
+        await asyncio.sleep(0.05)
+    left = sandboxes(stack.build_root)
+    stack.worker = start_worker(stack.env, stack.log_dir, replacement)
+    return left

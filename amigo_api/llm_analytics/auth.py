@@ -46,7 +46,7 @@ class EnvironmentCaller:
     api_key: PersonalApiKeyDocument | None
 
 
-async def _key_caller(request: Request, environment: EnvironmentDocument, value: str, scope: str | None,
+async def _key_caller(request: Request, environment: EnvironmentDocument, org: OrgDb, value: str, scope: str | None,
                       keys_allowed: bool) -> tuple[Principal, PersonalApiKeyDocument]:
     if not keys_allowed:
         raise PermissionDenied(NO_KEYS, error_code="permission_denied")
@@ -57,7 +57,6 @@ async def _key_caller(request: Request, environment: EnvironmentDocument, value:
         raise PermissionDenied(NO_ACCESS)
     if scope is not None and not scopes_allow(key["scopes"], scope):
         raise PermissionDenied(f"API key missing required scope '{scope}'")
-    org = await request.app.state.clusters.org_db(environment["org_id"])
     principal = await request.app.state.principals.load_member(org, key["user_id"])
     if principal is None:
         raise Unauthorized("The key's user is no longer a member of the organization.",
@@ -66,7 +65,7 @@ async def _key_caller(request: Request, environment: EnvironmentDocument, value:
     return principal, key
 
 
-async def _token_caller(request: Request, environment: EnvironmentDocument, header: str) -> Principal:
+async def _token_caller(request: Request, environment: EnvironmentDocument, org: OrgDb, header: str) -> Principal:
     credentials = parse_authorization(header)
     if credentials is None:
         raise Unauthorized()
@@ -74,7 +73,6 @@ async def _token_caller(request: Request, environment: EnvironmentDocument, head
     claims = await tokens.verify(credentials.token)
     if claims.org_id != environment["org_id"]:
         raise PermissionDenied(NO_ACCESS)
-    org = await request.app.state.clusters.org_db(environment["org_id"])
     return await resolve_principal(request, org, credentials, None)
 
 
@@ -93,16 +91,16 @@ class EnvironmentAccess:
         environment = await find_environment(request.app.state.clusters.infra, environment_id)
         if environment is None:
             raise NotFound("Not found.")
+        org = await request.app.state.clusters.org_db(environment["org_id"])
         key: PersonalApiKeyDocument | None = None
         value = header.partition(" ")[2].strip()
         if header.lower().startswith("bearer ") and value.startswith(PERSONAL_KEY_PREFIX):
-            principal, key = await _key_caller(request, environment, value, self.scope, self.keys_allowed)
+            principal, key = await _key_caller(request, environment, org, value, self.scope, self.keys_allowed)
         else:
-            principal = await _token_caller(request, environment, header)
+            principal = await _token_caller(request, environment, org, header)
         if self.scope is not None:
             principal.require(PERMISSION_FOR_SCOPE[self.scope])
-        return EnvironmentCaller(environment, await request.app.state.clusters.org_db(environment["org_id"]),
-                                 principal, key)
+        return EnvironmentCaller(environment, org, principal, key)
 
 
 def environment_access(scope: str | None, keys_allowed: bool = True) -> EnvironmentAccess:
