@@ -1,330 +1,258 @@
 """Hog's syntax tree compiled to Python closures (no tree walking at run time), with compile-time scope
-checks: a name declared twice in one scope, or assigned without being declared, is a compile error."""
+checks: a name declared twice in one scope, or assigned without being declared, is a compile error.
+
+A compiled statement returns None to go on, or a one-item tuple holding the value of a `return` that ends
+its function, so returning needs no exception."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from amigo_api.hog import ast as a
-from amigo_api.hog.lexer import HogSyntaxError
-from amigo_api.hog.operators import NUMBERS, binary_operation, numeric_fast_path
+from amigo_api.hog.compile_expressions import (
+    FIRST_SLOT,
+    RUNTIME,
+    Expr,
+    ExpressionCompiler,
+    Frame,
+    FunctionContext,
+    outer,
+)
 from amigo_api.hog.parser import parse
-from amigo_api.hog.runtime import Scope, call_value, get_index, set_index
-from amigo_api.hog.values import Closure, HogRuntimeError, HogThrow, compare, to_string, truthy
+from amigo_api.hog.runtime import Runtime, set_index
+from amigo_api.hog.values import Closure, HogRuntimeError, HogThrow
 
-Expr = Callable[[Scope], Any]
-Stmt = Callable[[Scope], None]
-
-
-class Returned(Exception):  # noqa: N818 - control flow, not an error
-    def __init__(self, value: Any) -> None:
-        self.value = value
+Stmt = Callable[[Frame], tuple[Any] | None]
 
 
-class Compiler:
-    def __init__(self) -> None:
-        self.scopes: list[set[str]] = [set()]
+@dataclass(frozen=True)
+class CompiledProgram:
+    body: Stmt
+    frame_size: int
 
-    def error(self, message: str, node: a.Node) -> HogSyntaxError:
-        return HogSyntaxError(message, node.line, node.column)
+    def execute(self, runtime: Runtime) -> Any:
+        """The program's `return` value (null without one)."""
+        returned = self.body([runtime, None, *[None] * (self.frame_size - FIRST_SLOT)])
+        return returned[0] if returned is not None else None
 
-    def declared(self, name: str) -> bool:
-        return any(name in scope for scope in self.scopes)
 
-    def declare(self, name: str, node: a.Node) -> None:
-        if name in self.scopes[-1]:
-            raise self.error(f"Variable `{name}` already declared in this scope", node)
-        self.scopes[-1].add(name)
+def sequence(steps: list[Stmt]) -> Stmt:
+    if len(steps) == 1:
+        return steps[0]
 
-    # Statements -----------------------------------------------------------------------------------
+    def run(frame: Frame) -> tuple[Any] | None:
+        for step in steps:
+            returned = step(frame)
+            if returned is not None:
+                return returned
+        return None
+    return run
 
+
+def loop(condition: Expr, body: Stmt, step: Stmt | None = None) -> Stmt:
+    def run(frame: Frame) -> tuple[Any] | None:
+        runtime = frame[RUNTIME]
+        while condition(frame):
+            runtime.budget -= 1
+            if runtime.budget < 0:
+                runtime.check_clock()
+            returned = body(frame)
+            if returned is not None:
+                return returned
+            if step is not None:
+                step(frame)
+        return None
+    return run
+
+
+class Compiler(ExpressionCompiler):
     def block(self, statements: list[a.Node], new_scope: bool = True) -> Stmt:
         if new_scope:
-            self.scopes.append(set())
-        compiled = [self.statement(s) for s in statements]
-        # A block that declares nothing needs no scope of its own (most loop bodies): one allocation less a pass.
-        own_scope = new_scope and bool(self.scopes.pop())
+            self.context.blocks.append({})
+        steps = [self.statement(s) for s in statements]
+        if new_scope:
+            self.context.blocks.pop()
+        return sequence(steps) if steps else (lambda frame: None)
 
-        def run(scope: Scope) -> None:
-            inner = Scope(scope.runtime, scope) if own_scope else scope
-            for step in compiled:
-                step(inner)
-        return run
+    def scoped(self, node: a.Node) -> Stmt:
+        return self.block(node.statements if isinstance(node, a.Block) else [node])
 
     def statement(self, node: a.Node) -> Stmt:
         method = getattr(self, f"stmt_{type(node).__name__}", None)
         if method is None:
             raise self.error(f"Unsupported statement {type(node).__name__}", node)
-        return method(node)
+        compiled: Stmt = method(node)
+        return compiled
 
     def stmt_Block(self, node: a.Block) -> Stmt:  # noqa: N802
         return self.block(node.statements)
 
     def stmt_ExpressionStatement(self, node: a.ExpressionStatement) -> Stmt:  # noqa: N802
         expression = self.expression(node.expression)
-        return lambda scope: (expression(scope), None)[1]
+
+        def run(frame: Frame) -> None:
+            expression(frame)
+        return run
 
     def stmt_Let(self, node: a.Let) -> Stmt:  # noqa: N802
-        value = self.expression(node.value) if node.value is not None else (lambda scope: None)
-        self.declare(node.name, node)
-        name = node.name
-        return lambda scope: scope.vars.__setitem__(name, value(scope))
+        value = self.expression(node.value) if node.value is not None else (lambda frame: None)
+        slot = self.declare(node.name, node)
+
+        def run(frame: Frame) -> None:
+            frame[slot] = value(frame)
+        return run
 
     def stmt_Function(self, node: a.Function) -> Stmt:  # noqa: N802
-        self.declare(node.name, node)
-        make = self.function(node.name, node.params, node.body)
-        name = node.name
-        return lambda scope: scope.vars.__setitem__(name, make(scope))
+        slot = self.declare(node.name, node)
+        make = self.function(node.name, node.params, node.body, node)
+
+        def run(frame: Frame) -> None:
+            frame[slot] = make(frame)
+        return run
 
     def stmt_Assign(self, node: a.Assign) -> Stmt:  # noqa: N802
-        value = self.expression(node.value)
-        target = node.target
+        value, target = self.expression(node.value), node.target
         if isinstance(target, a.Name):
-            if not self.declared(target.name):
+            found = self.resolve(target.name)
+            if found is None:
                 raise self.error(f"Variable `{target.name}` is not declared: use `let {target.name} := ...`", node)
-            name = target.name
-            return lambda scope: scope.assign(name, value(scope))
+            depth, slot = found
+
+            def assign(frame: Frame) -> None:
+                outer(frame, depth)[slot] = value(frame)
+            return assign
         assert isinstance(target, a.Index | a.Attribute)  # the parser assigns nothing else
         container = self.expression(target.target)
-        if isinstance(target, a.Index):
-            key = self.expression(target.index)
-        else:
-            field_name = target.name
-            key = lambda scope: field_name  # noqa: E731
-        return lambda scope: set_index(container(scope), key(scope), value(scope))
+        key = self.expression(target.index) if isinstance(target, a.Index) else self.expression(
+            a.Constant(target.line, target.column, target.name))
+
+        def assign_field(frame: Frame) -> None:
+            set_index(container(frame), key(frame), value(frame))
+        return assign_field
 
     def stmt_Return(self, node: a.Return) -> Stmt:  # noqa: N802
-        value = self.expression(node.value) if node.value is not None else (lambda scope: None)
-
-        def run(scope: Scope) -> None:
-            raise Returned(value(scope))
-        return run
+        value = self.expression(node.value) if node.value is not None else (lambda frame: None)
+        return lambda frame: (value(frame),)
 
     def stmt_Throw(self, node: a.Throw) -> Stmt:  # noqa: N802
         value = self.expression(node.value)
 
-        def run(scope: Scope) -> None:
-            raise HogThrow(value(scope))
+        def run(frame: Frame) -> None:
+            raise HogThrow(value(frame))
         return run
 
     def stmt_If(self, node: a.If) -> Stmt:  # noqa: N802
         condition, then = self.expression(node.condition), self.scoped(node.then)
-        otherwise = self.scoped(node.otherwise) if node.otherwise is not None else None
-
-        def run(scope: Scope) -> None:
-            if truthy(condition(scope)):
-                then(scope)
-            elif otherwise is not None:
-                otherwise(scope)
-        return run
-
-    def scoped(self, node: a.Node) -> Stmt:
-        return self.block(node.statements) if isinstance(node, a.Block) else self.block([node])
+        otherwise = self.scoped(node.otherwise) if node.otherwise is not None else (lambda frame: None)
+        return lambda frame: then(frame) if condition(frame) else otherwise(frame)
 
     def stmt_While(self, node: a.While) -> Stmt:  # noqa: N802
-        condition, body = self.expression(node.condition), self.scoped(node.body)
-
-        def run(scope: Scope) -> None:
-            tick = scope.runtime.tick
-            while truthy(condition(scope)):
-                tick()
-                body(scope)
-        return run
+        return loop(self.expression(node.condition), self.scoped(node.body))
 
     def stmt_For(self, node: a.For) -> Stmt:  # noqa: N802
-        self.scopes.append(set())
-        init = self.statement(node.init) if node.init is not None else None
-        condition = self.expression(node.condition) if node.condition is not None else (lambda scope: True)
+        self.context.blocks.append({})
+        init = self.statement(node.init) if node.init is not None else (lambda frame: None)
+        condition = self.expression(node.condition) if node.condition is not None else (lambda frame: True)
         step = self.statement(node.step) if node.step is not None else None
         body = self.scoped(node.body)
-        self.scopes.pop()
+        self.context.blocks.pop()
+        repeat = loop(condition, body, step)
 
-        def run(scope: Scope) -> None:
-            inner, tick = Scope(scope.runtime, scope), scope.runtime.tick
-            if init is not None:
-                init(inner)
-            while truthy(condition(inner)):
-                tick()
-                body(inner)
-                if step is not None:
-                    step(inner)
+        def run(frame: Frame) -> tuple[Any] | None:
+            init(frame)
+            return repeat(frame)
         return run
 
     def stmt_ForIn(self, node: a.ForIn) -> Stmt:  # noqa: N802
         iterable = self.expression(node.iterable)
-        self.scopes.append({n for n in (node.key, node.value) if n})
+        self.context.blocks.append({})
+        key_slot = self.declare(node.key, node) if node.key else None
+        value_slot = self.declare(node.value, node)
         body = self.scoped(node.body)
-        self.scopes.pop()
-        key_name, value_name = node.key, node.value
+        self.context.blocks.pop()
 
-        def run(scope: Scope) -> None:
-            collection, tick = iterable(scope), scope.runtime.tick
-            if collection is None:
-                return
-            if isinstance(collection, dict):
-                pairs = list(collection.items())
-            elif isinstance(collection, list | tuple | str):
-                pairs = [(i + 1, v) for i, v in enumerate(collection)]
-            else:
-                raise HogRuntimeError(f"Cannot iterate over {type(collection).__name__}")
-            for key, value in pairs:
-                tick()
-                inner = Scope(scope.runtime, scope)
-                inner.vars[value_name] = value
-                if key_name:
-                    inner.vars[key_name] = key
-                body(inner)
+        def run(frame: Frame) -> tuple[Any] | None:
+            collection, runtime = iterable(frame), frame[RUNTIME]
+            for key, value in pairs_of(collection):
+                runtime.budget -= 1
+                if runtime.budget < 0:
+                    runtime.check_clock()
+                frame[value_slot] = value
+                if key_slot is not None:
+                    frame[key_slot] = key
+                returned = body(frame)
+                if returned is not None:
+                    return returned
+            return None
         return run
 
     def stmt_Try(self, node: a.Try) -> Stmt:  # noqa: N802
         body = self.block(node.body.statements)
         catches = []
         for catch in node.catches:
-            self.scopes.append({catch.name} if catch.name else set())
-            catches.append((catch.name, catch.error_type, self.block(catch.body.statements)))
-            self.scopes.pop()
+            self.context.blocks.append({})
+            slot = self.declare(catch.name, catch) if catch.name else None
+            catches.append((slot, catch.error_type, self.block(catch.body.statements)))
+            self.context.blocks.pop()
 
-        def run(scope: Scope) -> None:
+        def run(frame: Frame) -> tuple[Any] | None:
             try:
-                body(scope)
+                return body(frame)
             except (HogThrow, HogRuntimeError) as thrown:
-                error = thrown.value if isinstance(thrown, HogThrow) else scope.runtime.error_value(
+                error = thrown.value if isinstance(thrown, HogThrow) else frame[RUNTIME].error_value(
                     "Error", str(thrown))
                 error_type = error.get("type") if isinstance(error, dict) else None
-                for name, wanted, handler in catches:
+                for slot, wanted, handler in catches:
                     if wanted is None or wanted == error_type:
-                        inner = Scope(scope.runtime, scope)
-                        if name:
-                            inner.vars[name] = error
-                        handler(inner)
-                        return
+                        if slot is not None:
+                            frame[slot] = error
+                        return handler(frame)
                 raise
         return run
 
-    # Functions ------------------------------------------------------------------------------------
-
-    def function(self, name: str, params: list[str], body: a.Node) -> Callable[[Scope], Closure]:
-        self.scopes.append(set(params))
+    def function(self, name: str, params: list[str], body: a.Node, node: a.Node) -> Expr:
+        self.context = context = FunctionContext(self.context)
+        for param in params:
+            self.declare(param, node)
         if isinstance(body, a.Block):
             statements = self.block(body.statements, new_scope=False)
-
-            def run_body(scope: Scope) -> Any:
-                try:
-                    statements(scope)
-                except Returned as returned:
-                    return returned.value
-                return None
+            run_body: Expr = lambda frame: None if (r := statements(frame)) is None else r[0]  # noqa: E731
         else:
-            run_body = self.expression(body)  # type: ignore[assignment]  # `x -> x` needs no exception
-        self.scopes.pop()
-        count = len(params)
+            run_body = self.expression(body)  # `x -> x * 2`
+        self.context = context.parent  # type: ignore[assignment]  # a function always has a parent
+        count, locals_count = len(params), context.size - FIRST_SLOT - len(params)
 
-        def make(scope: Scope) -> Closure:
+        def make(frame: Frame) -> Closure:
+            runtime = frame[RUNTIME]
+
             def invoke(args: list[Any]) -> Any:
-                inner = Scope(scope.runtime, scope)
-                values = list(args[:count]) + [None] * (count - len(args))
-                inner.vars.update(zip(params, values, strict=True))
+                given = len(args)
+                inner = [runtime, frame, *args] if given == count else [
+                    runtime, frame, *args[:count], *[None] * (count - given)]
+                if locals_count:
+                    inner.extend([None] * locals_count)
                 return run_body(inner)
             return Closure(name, params, invoke)
         return make
 
-    # Expressions ----------------------------------------------------------------------------------
 
-    def expression(self, node: a.Node) -> Expr:
-        method = getattr(self, f"expr_{type(node).__name__}", None)
-        if method is None:
-            raise self.error(f"Unsupported expression {type(node).__name__}", node)
-        return method(node)
-
-    def expr_Constant(self, node: a.Constant) -> Expr:  # noqa: N802
-        value = node.value
-        return lambda scope: value
-
-    def expr_Name(self, node: a.Name) -> Expr:  # noqa: N802
-        name = node.name
-        if self.declared(name):
-            return lambda scope: scope.lookup(name)
-        return lambda scope: scope.runtime.global_value(name)
-
-    def expr_FString(self, node: a.FString) -> Expr:  # noqa: N802
-        parts = [self.expression(p) for p in node.parts]
-        return lambda scope: scope.runtime.text("".join(to_string(p(scope)) for p in parts))
-
-    def expr_ArrayLiteral(self, node: a.ArrayLiteral) -> Expr:  # noqa: N802
-        items = [self.expression(i) for i in node.items]
-        return lambda scope: scope.runtime.array([i(scope) for i in items])
-
-    def expr_TupleLiteral(self, node: a.TupleLiteral) -> Expr:  # noqa: N802
-        items = [self.expression(i) for i in node.items]
-        return lambda scope: tuple(scope.runtime.array([i(scope) for i in items]))
-
-    def expr_DictLiteral(self, node: a.DictLiteral) -> Expr:  # noqa: N802
-        pairs = [(self.expression(k), self.expression(v)) for k, v in node.pairs]
-        return lambda scope: scope.runtime.mapping({k(scope): v(scope) for k, v in pairs})
-
-    def expr_Index(self, node: a.Index) -> Expr:  # noqa: N802
-        target, index, optional = self.expression(node.target), self.expression(node.index), node.optional
-        return lambda scope: get_index(target(scope), index(scope), optional)
-
-    def expr_Attribute(self, node: a.Attribute) -> Expr:  # noqa: N802
-        target, name, optional = self.expression(node.target), node.name, node.optional
-        return lambda scope: get_index(target(scope), name, optional)
-
-    def expr_Call(self, node: a.Call) -> Expr:  # noqa: N802
-        args = [self.expression(x) for x in node.args]
-        if isinstance(node.callee, a.Name) and not self.declared(node.callee.name):
-            name = node.callee.name
-            return lambda scope: scope.runtime.call_named(name, [x(scope) for x in args])
-        callee = self.expression(node.callee)
-        return lambda scope: call_value(scope.runtime, callee(scope), [x(scope) for x in args])
-
-    def expr_Lambda(self, node: a.Lambda) -> Expr:  # noqa: N802
-        return self.function("lambda", node.params, node.body)
-
-    def expr_Unary(self, node: a.Unary) -> Expr:  # noqa: N802
-        operand = self.expression(node.operand)
-        if node.op == "not":
-            return lambda scope: not truthy(operand(scope))
-        return lambda scope: scope.runtime.arithmetic("*", -1, operand(scope))
-
-    def expr_Ternary(self, node: a.Ternary) -> Expr:  # noqa: N802
-        condition, then, otherwise = (self.expression(n) for n in (node.condition, node.then, node.otherwise))
-        return lambda scope: then(scope) if truthy(condition(scope)) else otherwise(scope)
-
-    def expr_IsNull(self, node: a.IsNull) -> Expr:  # noqa: N802
-        value, negated = self.expression(node.value), node.negated
-        return lambda scope: (value(scope) is None) != negated
-
-    def expr_Between(self, node: a.Between) -> Expr:  # noqa: N802
-        value, low, high, negated = (self.expression(node.value), self.expression(node.low),
-                                     self.expression(node.high), node.negated)
-
-        def run(scope: Scope) -> bool:
-            checked = value(scope)
-            inside = compare(">=", checked, low(scope)) and compare("<=", checked, high(scope))
-            return inside != negated
-        return run
-
-    def expr_Binary(self, node: a.Binary) -> Expr:  # noqa: N802
-        left, right, op = self.expression(node.left), self.expression(node.right), node.op
-        if op == "and":
-            return lambda scope: truthy(left(scope)) and truthy(right(scope))
-        if op == "or":
-            return lambda scope: truthy(left(scope)) or truthy(right(scope))
-        if op == "??":
-            return lambda scope: value if (value := left(scope)) is not None else right(scope)
-        fast = numeric_fast_path(op)
-        operation = binary_operation(op)
-        if fast is None:
-            return lambda scope: operation(scope.runtime, left(scope), right(scope))
-
-        def run(scope: Scope) -> Any:
-            x, y = left(scope), right(scope)
-            if type(x) in NUMBERS and type(y) in NUMBERS and y != 0:  # the common case, without the rules
-                return fast(x, y)
-            return operation(scope.runtime, x, y)
-        return run
+def pairs_of(collection: Any) -> list[tuple[Any, Any]]:
+    """`for (let k, v in x)`: a dict's keys and values, or a sequence's 1-based positions and items."""
+    if collection is None:
+        return []
+    if isinstance(collection, dict):
+        return list(collection.items())
+    if isinstance(collection, list | tuple | str):
+        return [(i + 1, v) for i, v in enumerate(collection)]
+    raise HogRuntimeError(f"Cannot iterate over {type(collection).__name__}")
 
 
-def compile_program(source: str) -> Stmt:
-    """The program as one runnable step; HogSyntaxError with line and column otherwise."""
-    return Compiler().block(parse(source).statements, new_scope=False)
+def compile_tree(program: a.Program) -> CompiledProgram:
+    compiler = Compiler()
+    body = compiler.block(program.statements, new_scope=False)
+    return CompiledProgram(body, compiler.context.size)
+
+
+def compile_program(source: str) -> CompiledProgram:
+    """The program ready to run; HogSyntaxError with line and column otherwise."""
+    return compile_tree(parse(source))

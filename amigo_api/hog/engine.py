@@ -4,9 +4,9 @@ Every way a run can end is a result, with the reference's messages for what stop
 from dataclasses import dataclass, field
 from typing import Any
 
-from amigo_api.hog.compiler import Returned, compile_program
+from amigo_api.hog.compiler import CompiledProgram, compile_program
 from amigo_api.hog.lexer import HogSyntaxError
-from amigo_api.hog.runtime import HogMemoryError, HogTimeout, Limits, Runtime, Scope
+from amigo_api.hog.runtime import HogMemoryError, HogTimeout, Limits, Runtime
 from amigo_api.hog.stdlib import FUNCTIONS
 from amigo_api.hog.values import HogRuntimeError, HogThrow, printed
 
@@ -25,17 +25,18 @@ def _thrown_message(value: Any) -> str:
     return printed(value, nested=False)
 
 
-def run(source: str, globals_: dict[str, Any] | None = None, limits: Limits | None = None) -> HogResult:
-    try:
-        program = compile_program(source)
-    except HogSyntaxError as error:
-        return HogResult(error=f"Syntax error: {error}")
+def run(program: str | CompiledProgram, globals_: dict[str, Any] | None = None,
+        limits: Limits | None = None) -> HogResult:
+    """Run source (compiled first) or an already compiled program; every way it can end is a result."""
+    if isinstance(program, str):
+        try:
+            program = compile_program(program)
+        except HogSyntaxError as error:
+            return HogResult(error=f"Syntax error: {error}")
     runtime = Runtime(dict(globals_ or {}), limits or Limits(), FUNCTIONS)
     result = HogResult(output=runtime.output)
     try:
-        program(Scope(runtime))
-    except Returned as returned:
-        result.value = returned.value
+        result.value = program.execute(runtime)
     except HogThrow as thrown:
         result.error = f"Runtime error: {_thrown_message(thrown.value)}"
     except HogRuntimeError as error:

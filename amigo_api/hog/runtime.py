@@ -34,41 +34,22 @@ class HogMemoryError(Exception):
         super().__init__("Memory limit exceeded")
 
 
-class Scope:
-    __slots__ = ("parent", "runtime", "vars")
-
-    def __init__(self, runtime: "Runtime", parent: "Scope | None" = None) -> None:
-        self.runtime, self.parent = runtime, parent
-        self.vars: dict[str, Any] = {}
-
-    def lookup(self, name: str) -> Any:
-        scope: Scope | None = self
-        while scope is not None:
-            if name in scope.vars:
-                return scope.vars[name]
-            scope = scope.parent
-        return None
-
-    def assign(self, name: str, value: Any) -> None:
-        scope: Scope | None = self
-        while scope is not None:
-            if name in scope.vars:
-                scope.vars[name] = value
-                return
-            scope = scope.parent
-        raise HogRuntimeError(f"Variable `{name}` is not declared")
-
-
 class Runtime:
     def __init__(self, globals_: dict[str, Any], limits: Limits, functions: dict[str, Any]) -> None:
         self.globals, self.limits, self.functions = globals_, limits, functions
         self.deadline = time.monotonic() + limits.timeout_seconds
-        self.steps = self.memory = self.depth = 0
+        self.memory = self.depth = 0
+        self.budget = STEPS_BETWEEN_CLOCK_CHECKS  # steps (loop turns, calls) left before the clock is read
         self.output: list[str] = []
 
     def tick(self) -> None:
-        self.steps += 1
-        if self.steps % STEPS_BETWEEN_CLOCK_CHECKS == 0 and time.monotonic() > self.deadline:
+        self.budget -= 1
+        if self.budget < 0:
+            self.check_clock()
+
+    def check_clock(self) -> None:
+        self.budget = STEPS_BETWEEN_CLOCK_CHECKS
+        if time.monotonic() > self.deadline:
             raise HogTimeout(self.limits)
 
     def charge(self, size: int) -> None:
