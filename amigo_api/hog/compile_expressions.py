@@ -179,10 +179,28 @@ class ExpressionCompiler:
         fast, operation = numeric_fast_path(op), binary_operation(op)
         if fast is None:
             return lambda frame: operation(frame[RUNTIME], left(frame), right(frame))
+        return numeric_first(op, fast, operation, left, right, node.right)
 
-        def run(frame: Frame) -> Any:
-            x, y = left(frame), right(frame)
-            if type(x) in NUMBERS and type(y) in NUMBERS and y != 0:  # the common case, without the rules
-                return fast(x, y)
-            return operation(frame[RUNTIME], x, y)
-        return run
+
+def numeric_first(op: str, fast: Callable[[Any, Any], Any], operation: Callable[[Any, Any, Any], Any],
+                  left: Expr, right: Expr, right_node: a.Node) -> Expr:
+    """Two plain numbers need none of Hog's mixed-type rules: the common case goes straight to Python's
+    operator (dividing by zero still takes the rules, which make it a Hog error)."""
+    divides = op in ("/", "%")
+    if isinstance(right_node, a.Constant) and type(right_node.value) in NUMBERS and not (
+            divides and right_node.value == 0):
+        constant = right_node.value
+
+        def with_constant(frame: Frame) -> Any:
+            x = left(frame)
+            if type(x) in NUMBERS:
+                return fast(x, constant)
+            return operation(frame[RUNTIME], x, constant)
+        return with_constant
+
+    def run(frame: Frame) -> Any:
+        x, y = left(frame), right(frame)
+        if type(x) in NUMBERS and type(y) in NUMBERS and (y or not divides):
+            return fast(x, y)
+        return operation(frame[RUNTIME], x, y)
+    return run

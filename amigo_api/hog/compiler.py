@@ -117,6 +117,10 @@ class Compiler(ExpressionCompiler):
             if found is None:
                 raise self.error(f"Variable `{target.name}` is not declared: use `let {target.name} := ...`", node)
             depth, slot = found
+            if depth == 0:
+                def assign_local(frame: Frame) -> None:
+                    frame[slot] = value(frame)
+                return assign_local
 
             def assign(frame: Frame) -> None:
                 outer(frame, depth)[slot] = value(frame)
@@ -224,6 +228,7 @@ class Compiler(ExpressionCompiler):
 
         def make(frame: Frame) -> Closure:
             runtime = frame[RUNTIME]
+            deepest = runtime.limits.call_depth
 
             def invoke(args: list[Any]) -> Any:
                 given = len(args)
@@ -231,7 +236,17 @@ class Compiler(ExpressionCompiler):
                     runtime, frame, *args[:count], *[None] * (count - given)]
                 if locals_count:
                     inner.extend([None] * locals_count)
-                return run_body(inner)
+                runtime.budget -= 1
+                if runtime.budget < 0:
+                    runtime.check_clock()
+                runtime.depth += 1
+                if runtime.depth > deepest:
+                    runtime.depth -= 1
+                    raise HogRuntimeError(f"Maximum call stack depth ({deepest}) exceeded")
+                try:
+                    return run_body(inner)
+                finally:
+                    runtime.depth -= 1
             return Closure(name, params, invoke)
         return make
 

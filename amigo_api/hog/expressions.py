@@ -21,24 +21,22 @@ class ExpressionParser:
     def __init__(self, source: str) -> None:
         self.tokens = tokenize(source)
         self.position = 0
+        self.token = self.tokens[0]  # the current token, kept as `position` moves
         self.depth = 0
 
     # Tokens ---------------------------------------------------------------------------------------
-
-    @property
-    def token(self) -> Token:
-        return self.tokens[self.position]
 
     def peek(self, offset: int = 1) -> Token:
         return self.tokens[min(self.position + offset, len(self.tokens) - 1)]
 
     def at(self, *values: str) -> bool:
-        return self.token.kind in ("operator", "keyword") and self.token.value in values
+        return self.token.op in values
 
     def take(self) -> Token:
         token = self.token
         if token.kind != "end":
             self.position += 1
+            self.token = self.tokens[self.position]
         return token
 
     def accept(self, value: str) -> bool:

@@ -4,7 +4,7 @@ that may hold `$`, or be quoted with `"` or backticks; keywords, case-insensitiv
 every error carries its line and column."""
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MAX_SOURCE_CHARS = 1_000_000
 KEYWORDS = frozenset({"let", "fun", "fn", "return", "if", "else", "while", "for", "in", "true", "false", "null",
@@ -15,9 +15,21 @@ OPERATORS = sorted(["?.[", "=~*", "!~*", ":=", "==", "!=", "<>", "<=", ">=", "=~
                    key=len, reverse=True)
 ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "b": "\b", "f": "\f", "v": "\v", "a": "\a", "\\": "\\",
            "'": "'", '"': '"', "`": "`", "{": "{", "}": "}"}
-NUMBER = re.compile(r"(\d+\.\d*|\d+)([eE][+-]?\d+)?")
+# Per quote: a backslash escape, or the quote doubled.
+ESCAPE = {quote: re.compile(r"\\(.?)|" + quote * 2, re.DOTALL) for quote in "'\"`"}
+# The most frequent first; single-character operators as one class (alternatives are tried in turn).
+TOKEN = re.compile("|".join([
+    r"(?P<space>(?:[ \t\r\n]+|//[^\n]*|--[^\n]*|/\*.*?\*/)+)",
+    r"(?P<identifier>[A-Za-z_$][A-Za-z0-9_$]*)(?!')",  # not the `f` of an f-string
+    "(?P<operator>" + "|".join(re.escape(o) for o in OPERATORS if len(o) > 1)
+    + "|[" + "".join(re.escape(o) for o in OPERATORS if len(o) == 1) + "])",
+    # After `.`, digits are a 1-based index (`a.1.2`), never a float.
+    r"(?P<number>(?<!\.)(?:\d+\.\d*|\d+)(?:[eE][+-]?\d+)?|\d+)",
+    r"(?P<string>'(?:[^'\\]|\\.|'')*')",
+    r"(?P<fstring>[fF]'(?:[^'\\]|\\.|'')*')",
+    r'(?P<quoted>"(?:[^"\\]|\\.|"")*"|`(?:[^`\\]|\\.|``)*`)',
+]), re.DOTALL)
 INTEGER = re.compile(r"\d+")
-IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 
 
 class HogSyntaxError(Exception):
@@ -28,112 +40,87 @@ class HogSyntaxError(Exception):
         self.message, self.line, self.column = message, line, column
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     kind: str  # "number", "string", "fstring", "identifier", "keyword", "operator", "end"
     value: str | int | float
     line: int
     column: int
+    op: str | None = None  # an operator's or keyword's text, for the parser's quick checks
 
 
 class Lexer:
     def __init__(self, source: str) -> None:
         if len(source) > MAX_SOURCE_CHARS:
             raise HogSyntaxError(f"The program is longer than {MAX_SOURCE_CHARS} characters", 1, 1)
-        self.source, self.index, self.line, self.line_start = source, 0, 1, 0
+        self.source, self.line, self.line_start = source, 1, 0
 
-    def _column(self, index: int | None = None) -> int:
-        return (self.index if index is None else index) - self.line_start + 1
+    def _position(self, index: int) -> tuple[int, int]:
+        return self.line, index - self.line_start + 1
 
-    def _error(self, message: str) -> HogSyntaxError:
-        return HogSyntaxError(message, self.line, self._column())
+    def _passed(self, start: int, text: str) -> None:
+        """Keeps the line count as text spanning lines is read."""
+        self.line += text.count("\n")
+        self.line_start = start + text.rfind("\n") + 1
 
-    def _advance(self, count: int) -> None:
-        for char in self.source[self.index:self.index + count]:
-            self.index += 1
-            if char == "\n":
-                self.line, self.line_start = self.line + 1, self.index
+    def _unquoted(self, text: str, start: int) -> str:
+        """The text between quotes, escapes decoded (a doubled quote is the quote itself); `\\{` kept raw, for
+        f-strings."""
+        def decode(match: re.Match[str]) -> str:
+            escaped = match.group(1)
+            if escaped is None:
+                return match.group(0)[0]
+            if escaped not in ESCAPES:
+                line, column = self._position(start + 1 + match.start())
+                raise HogSyntaxError(f"Unknown escape sequence \\{escaped}", line, column)
+            return "\\" + escaped if escaped in "{}" else ESCAPES[escaped]
+        return ESCAPE[text[0]].sub(decode, text[1:-1])
 
-    def _skip_space_and_comments(self) -> None:
-        source = self.source
-        while self.index < len(source):
-            char = source[self.index]
-            if char in " \t\r\n":
-                self._advance(1)
-            elif source.startswith(("//", "--"), self.index):
-                end = source.find("\n", self.index)
-                self._advance((len(source) if end < 0 else end) - self.index)
-            elif source.startswith("/*", self.index):
-                end = source.find("*/", self.index + 2)
-                if end < 0:
-                    raise self._error("Unterminated comment")
-                self._advance(end + 2 - self.index)
-            else:
-                return
-
-    def _quoted(self, quote: str) -> str:
-        """The text between quotes, escapes decoded (a doubled quote is the quote itself); `{` kept raw."""
-        start_line, start_column = self.line, self._column()
-        self._advance(1)
-        parts: list[str] = []
-        while True:
-            if self.index >= len(self.source):
-                raise HogSyntaxError("Unterminated string", start_line, start_column)
-            char = self.source[self.index]
-            if char == "\\":
-                escaped = self.source[self.index + 1:self.index + 2]
-                if escaped not in ESCAPES:
-                    raise self._error(f"Unknown escape sequence \\{escaped}")
-                parts.append("\\" + escaped if escaped in "{}" else ESCAPES[escaped])
-                self._advance(2)
-            elif char == quote:
-                if self.source.startswith(quote * 2, self.index):
-                    parts.append(quote)
-                    self._advance(2)
-                else:
-                    self._advance(1)
-                    return "".join(parts)
-            else:
-                parts.append(char)
-                self._advance(1)
-
-    def _next(self, after_dot: bool = False) -> Token:
-        self._skip_space_and_comments()
-        line, column = self.line, self._column()
-        source, index = self.source, self.index
-        if index >= len(source):
-            return Token("end", "", line, column)
-        char = source[index]
-        if char in "fF" and source.startswith("'", index + 1):
-            self._advance(1)
-            return Token("fstring", self._quoted("'"), line, column)
-        if char == "'":
-            return Token("string", self._quoted("'").replace("\\{", "{").replace("\\}", "}"), line, column)
-        if char in "\"`":
-            return Token("identifier", self._quoted(char), line, column)
-        # After `.`, digits are a 1-based index (`a.1.2`), never a float.
-        if number := (INTEGER if after_dot else NUMBER).match(source, index):
-            self._advance(number.end() - index)
-            text = number.group(0)
-            value: int | float = int(text) if text.isdigit() else float(text)
-            return Token("number", value, line, column)
-        if identifier := IDENTIFIER.match(source, index):
-            self._advance(identifier.end() - index)
-            word = identifier.group(0)
-            if word.lower() in KEYWORDS:
-                return Token("keyword", word.lower(), line, column)
-            return Token("identifier", word, line, column)
-        for operator in OPERATORS:
-            if source.startswith(operator, index):
-                self._advance(len(operator))
-                return Token("operator", operator, line, column)
-        raise self._error(f"Unexpected character {char!r}")
+    def _refusal(self, index: int) -> HogSyntaxError:
+        line, column = self._position(index)
+        char = self.source[index]
+        if char in "'\"`" or self.source.startswith(("f'", "F'"), index):
+            return HogSyntaxError("Unterminated string", line, column)
+        return HogSyntaxError(f"Unexpected character {char!r}", line, column)
 
     def tokens(self) -> list[Token]:
-        found = [self._next()]
-        while found[-1].kind != "end":
-            found.append(self._next(after_dot=found[-1].value in (".", "?.")))
+        source, index, found = self.source, 0, list[Token]()
+        for match in TOKEN.finditer(source):
+            if match.start() != index:
+                raise self._refusal(index)
+            kind, text, index = match.lastgroup, match.group(), match.end()
+            if kind == "identifier" or kind == "operator":
+                column = match.start() - self.line_start + 1
+                if text == "/" and source.startswith("/*", match.start()):
+                    raise HogSyntaxError("Unterminated comment", self.line, column)
+                word = text.lower()
+                if kind == "operator" or word in KEYWORDS:
+                    found.append(Token(kind if kind == "operator" else "keyword", word, self.line, column, word))
+                else:
+                    found.append(Token(kind, text, self.line, column))
+                continue
+            if kind != "space":
+                found.append(self._token(kind or "", text, match.start()))
+            if "\n" in text:
+                self._passed(match.start(), text)
+        if index < len(source):
+            raise self._refusal(index)
+        found.append(Token("end", "", *self._position(index)))
         return found
+
+    def _token(self, kind: str, text: str, index: int) -> Token:
+        line, column = self._position(index)
+        if kind == "number":
+            return Token(kind, int(text) if text.isdigit() else float(text), line, column)
+        if kind == "identifier":
+            word = text.lower()
+            return Token("keyword", word, line, column, word) if word in KEYWORDS else Token(kind, text, line, column)
+        if kind == "string":
+            return Token(kind, self._unquoted(text, index).replace("\\{", "{").replace("\\}", "}"), line, column)
+        if kind == "fstring":
+            return Token(kind, self._unquoted(text[1:], index + 1), line, column)
+        if kind == "quoted":
+            return Token("identifier", self._unquoted(text, index), line, column)
+        return Token(kind, text, line, column, text)
 
 
 def tokenize(source: str) -> list[Token]:

@@ -104,16 +104,10 @@ class Runtime:
 
 
 def call_value(runtime: Runtime, value: Any, args: list[Any]) -> Any:
-    if not isinstance(value, Closure):
+    """Calls a function value; the call's depth and step are counted by the function itself."""
+    if type(value) is not Closure:
         raise HogRuntimeError(f"Cannot call a value of type {type(value).__name__}")
-    runtime.depth += 1
-    if runtime.depth > runtime.limits.call_depth:
-        raise HogRuntimeError(f"Maximum call stack depth ({runtime.limits.call_depth}) exceeded")
-    runtime.tick()
-    try:
-        return value.run(args)
-    finally:
-        runtime.depth -= 1
+    return value.run(args)
 
 
 def position_of(index: int, length: int) -> int | None:
