@@ -33,6 +33,7 @@ from amigo_api.core.ratelimit import RateLimiter
 from amigo_api.core.request_guard import RequestGuardMiddleware
 from amigo_api.core.routing import dispatch_by_section
 from amigo_api.core.security import TokenService
+from amigo_api.llm_analytics import evaluations as llm_evaluations
 from amigo_api.llm_analytics import router as llm_router
 from amigo_api.llm_analytics.errors import API_PREFIXES, PostHogErrors
 from amigo_api.llm_analytics.repository import ensure_infra_indexes
@@ -91,6 +92,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     for name in clusters.uris:
         await domains.ensure_indexes(clusters.database(name))
         await roles_service.grant_added_permissions(clusters.database(name))
+        if compiled := await llm_evaluations.compile_stored_evaluations(clusters.database(name)):
+            log.info("evaluations_compiled", cluster=name, count=compiled)
         await PromptLogRepository.ensure_retention(clusters.database(name),
                                                    settings.prompt_log_retention_days * 24 * 3600)
     await ensure_infra_indexes(clusters.infra)

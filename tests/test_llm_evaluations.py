@@ -6,6 +6,10 @@ from typing import Any
 import httpx
 from pymongo import MongoClient
 
+from amigo_api.hog.bytecode import load
+from amigo_api.hog.engine import run
+from amigo_api.hog.filters import matcher
+from amigo_api.llm_analytics.evaluations import compile_stored_evaluations
 from amigo_api.settings import Settings
 from tests.conftest import Caller
 from tests.llm import environment_with_key
@@ -23,8 +27,12 @@ async def test_evaluations(client: httpx.AsyncClient, admin: Caller) -> None:
     evaluation = created.json()
     assert evaluation["evaluation_config"] == {"prompt": "Is the answer helpful?"}
     assert evaluation["output_config"] == {"allows_na": False}
-    assert evaluation["conditions"] == [{"id": "c1", "rollout_percentage": 100, "properties": [
-        {"key": "$ai_model", "value": "gpt", "operator": "exact", "type": "event"}]}]
+    condition = evaluation["conditions"][0]
+    assert {k: condition[k] for k in ("id", "rollout_percentage", "properties", "bytecode_error")} == {
+        "id": "c1", "rollout_percentage": 100, "bytecode_error": None, "properties": [
+            {"key": "$ai_model", "value": "gpt", "operator": "exact", "type": "event"}]}
+    matches = matcher(condition["bytecode"])  # the filters, compiled to the engine's stored form
+    assert matches({"$ai_model": "gpt"}) and not matches({"$ai_model": "gpt-4"}) and not matches({})
     assert (evaluation["enabled"], evaluation["status"], evaluation["status_reason"]) == (False, "paused", None)
     assert evaluation["created_by"]["id"] == admin.user_id and evaluation["model_configuration"] is None
 
@@ -60,7 +68,12 @@ async def test_evaluations(client: httpx.AsyncClient, admin: Caller) -> None:
     hog = await client.post(f"{base}/evaluations/", headers=key, json={
         **JUDGE, "name": "short", "evaluation_type": "hog", "enabled": True,
         "evaluation_config": {"source": "return length(event.properties.$ai_output_choices) > 0"}})
-    assert hog.status_code == 201 and hog.json()["evaluation_config"]["bytecode"] == []
+    assert hog.status_code == 201, hog.text
+    bytecode = hog.json()["evaluation_config"]["bytecode"]
+    assert bytecode[:2] == ["_AH", 1]  # stored compiled, marked with its format
+    event = {"properties": {"$ai_output_choices": "hi"}}
+    assert run(load(bytecode), {"event": event}).value is True
+    assert run(load(bytecode), {"event": {"properties": {}}}).value is False
     assert (hog.json()["enabled"], hog.json()["status"]) == (True, "active")
 
     url = f"{base}/evaluations/{evaluation['id']}/"
@@ -167,3 +180,28 @@ async def test_sql_tables(client: httpx.AsyncClient, admin: Caller) -> None:
                                    json={"sql_query": f"select * from {table}", "async_query": False})
         assert answer.status_code == 200 and expected in answer.text, (table, answer.text)
         assert secret not in answer.text and "api_key" not in answer.text
+
+
+async def test_evaluations_stored_before_compilation_are_compiled_once(client: httpx.AsyncClient, admin: Caller,
+                                                                      app: Any) -> None:
+    base, key = await environment_with_key(client, admin, "evaluation:write")
+    good = (await client.post(f"{base}/evaluations/", headers=key, json={
+        **JUDGE, "evaluation_type": "hog", "enabled": True, "evaluation_config": {"source": "return true"},
+        "conditions": [{"properties": [{"key": "a", "value": "1"}]}]})).json()
+    broken = (await client.post(f"{base}/evaluations/", headers=key, json={
+        **JUDGE, "evaluation_type": "hog", "enabled": True, "evaluation_config": {"source": "return 1"}})).json()
+    org = await app.state.clusters.org_db(admin.org_id)
+    stored = org.db["llm_evaluations"]
+    # As an older release stored them: no compiled form at all.
+    await stored.update_one({"_id": good["id"]}, {"$set": {"evaluation_config.bytecode": [],
+                                                            "conditions.0.bytecode": None},
+                                                   "$unset": {"compiled_format": ""}})
+    await stored.update_one({"_id": broken["id"]}, {"$set": {"evaluation_config.source": "return |"},
+                                                     "$unset": {"compiled_format": ""}})
+    assert await compile_stored_evaluations(org.db) >= 2
+    assert await compile_stored_evaluations(org.db) == 0  # once
+    compiled = (await client.get(f"{base}/evaluations/{good['id']}/", headers=key)).json()
+    assert run(load(compiled["evaluation_config"]["bytecode"])).value is True
+    assert matcher(compiled["conditions"][0]["bytecode"])({"a": 1})
+    failed = (await client.get(f"{base}/evaluations/{broken['id']}/", headers=key)).json()
+    assert (failed["enabled"], failed["status"], failed["status_reason"]) == (False, "error", "hog_error")

@@ -1,7 +1,6 @@
 """Hog's binary operators as functions of the runtime and two values (reference §7.3)."""
 
 import operator
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -41,11 +40,12 @@ def binary_operation(op: str) -> Callable[[Runtime, Any, Any], Any]:
     if op in ("<", "<=", ">", ">="):
         return lambda runtime, x, y: compare(op, x, y)
     if op in ("like", "ilike", "not like", "not ilike"):
-        negate, flags = op.startswith("not"), re.IGNORECASE if op.endswith("ilike") else 0
-        return lambda runtime, x, y: (like(x, y, flags) != negate) if x is not None and y is not None else False
+        negate, case_sensitive = op.startswith("not"), not op.endswith("ilike")
+        return lambda runtime, x, y: (like(x, y, case_sensitive) != negate) if x is not None and y is not None \
+            else False
     if op in ("=~", "!~", "=~*", "!~*"):
-        negate, flags = op.startswith("!"), re.IGNORECASE if op.endswith("*") else 0
-        return lambda runtime, x, y: (regex_search(x, y, flags) != negate) if x is not None and y is not None \
+        negate, case_sensitive = op.startswith("!"), not op.endswith("*")
+        return lambda runtime, x, y: (regex_search(x, y, case_sensitive) != negate) if x is not None and y is not None \
             else False
     if op in ("in", "not in"):
         negate = op == "not in"

@@ -2,15 +2,19 @@
 memory budget charged before values are built, call depth, string and array sizes), globals, the standard
 library, and `print`'s lines. Exceeding a limit ends the run with the reference's message."""
 
+import functools
 import operator
 import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import re2
+
 from amigo_api.hog.values import Closure, HogRuntimeError
 
 STEPS_BETWEEN_CLOCK_CHECKS = 256
+MAX_PATTERN = 10_000
 OPERATIONS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod}
 VALUE_OVERHEAD = 16  # bytes charged per value beyond its content: an approximation of the reference VM's
 
@@ -143,23 +147,31 @@ def set_index(target: Any, key: Any, value: Any) -> None:
     raise HogRuntimeError(f"Cannot set a field of a value of type {type(target).__name__}")
 
 
-def like(value: Any, pattern: Any, flags: int) -> bool:
-    """SQL `like` as the Python VM runs it: `%` any run, `_` one character, an unanchored search."""
-    translated = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in str(pattern))
-    return re.search(translated, str(value), flags | re.DOTALL) is not None
+def pattern(text: str, case_sensitive: bool, literal_newlines: bool = False) -> Any:
+    """An RE2 pattern: matching runs in linear time, so no pattern makes a run hang where the clock cannot
+    stop it; what RE2 cannot run (backreferences, lookaround) is an error of the program."""
+    if len(text) > MAX_PATTERN:
+        raise HogRuntimeError(f"Regular expression longer than {MAX_PATTERN} characters")
+    return _compiled(text, case_sensitive, literal_newlines)
 
 
-# What RE2 would refuse to run: backreferences and lookaround (RE2 runs in linear time; these need
-# backtracking, the source of regex bombs).
-NOT_RE2 = re.compile(r"\\[1-9]|\(\?[=!<]|\(\?P=")
-MAX_PATTERN = 10_000
-
-
-def regex_search(value: Any, pattern: Any, flags: int) -> bool:
-    text = str(pattern)
-    if len(text) > MAX_PATTERN or NOT_RE2.search(text):
-        raise HogRuntimeError("Invalid regular expression: backreferences and lookaround are not supported")
+@functools.lru_cache(maxsize=256)
+def _compiled(text: str, case_sensitive: bool, dot_matches_newline: bool) -> Any:
+    options = re2.Options()
+    options.log_errors, options.case_sensitive, options.dot_nl = False, case_sensitive, dot_matches_newline
+    options.max_mem = 8 << 20
     try:
-        return re.search(text, str(value), flags) is not None
-    except re.error as exc:
-        raise HogRuntimeError(f"Invalid regular expression: {exc}") from exc
+        return re2.compile(text, options)
+    except re2.error as exc:
+        message = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise HogRuntimeError(f"Invalid regular expression: {message}") from exc
+
+
+def like(value: Any, like_pattern: Any, case_sensitive: bool) -> bool:
+    """SQL `like` as the Python VM runs it: `%` any run, `_` one character, an unanchored search."""
+    translated = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in str(like_pattern))
+    return pattern(translated, case_sensitive, True).search(str(value)) is not None
+
+
+def regex_search(value: Any, regex: Any, case_sensitive: bool) -> bool:
+    return pattern(str(regex), case_sensitive).search(str(value)) is not None

@@ -5,12 +5,12 @@ import base64
 import hashlib
 import json
 import math
-import re
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 from amigo_api.hog.runtime import Runtime, call_value, like, position_of, regex_search
+from amigo_api.hog.runtime import pattern as compiled_pattern
 from amigo_api.hog.values import HogRuntimeError, compare, equals, json_text, printed, to_string, truthy, typeof
 
 Function = Callable[[Runtime, list[Any]], Any]
@@ -209,16 +209,15 @@ def _json_path(args: list[Any]) -> tuple[bool, Any]:
 
 def _regex(runtime: Runtime, args: list[Any]) -> Any:
     text, pattern = _arg(args, 0), _arg(args, 1)
-    return None if text is None or pattern is None else regex_search(text, pattern, 0)
+    return None if text is None or pattern is None else regex_search(text, pattern, True)
 
 
 def _extract(runtime: Runtime, args: list[Any]) -> Any:
     text, pattern = _arg(args, 0), _arg(args, 1)
     if text is None or pattern is None:
         return None
-    regex_search("", pattern, 0)  # the same guard as the operators
-    found = re.search(str(pattern), str(text))
-    return "" if found is None else (found.group(1) if found.groups() else found.group(0))
+    found = compiled_pattern(str(pattern), True).search(str(text))
+    return "" if found is None else (found.group(1) if found.re.groups else found.group(0))
 
 
 def _comparison(op: str) -> Function:
@@ -235,8 +234,8 @@ FUNCTIONS.update({
     "plus": lambda r, a: r.arithmetic("+", a[0], a[1]), "minus": lambda r, a: r.arithmetic("-", a[0], a[1]),
     "assumeNotNull": lambda r, a: _arg(a, 0),
     "match": _regex,
-    "like": lambda r, a: like(a[0], a[1], 0), "ilike": lambda r, a: like(a[0], a[1], re.IGNORECASE),
-    "notLike": lambda r, a: not like(a[0], a[1], 0), "notILike": lambda r, a: not like(a[0], a[1], re.IGNORECASE),
+    "like": lambda r, a: like(a[0], a[1], True), "ilike": lambda r, a: like(a[0], a[1], False),
+    "notLike": lambda r, a: not like(a[0], a[1], True), "notILike": lambda r, a: not like(a[0], a[1], False),
     "extract": _extract, "extractRegex": _extract,
     "encodeURLComponent": lambda r, a: None if _arg(a, 0) is None else urllib.parse.quote(str(a[0]), safe=""),
     "decodeURLComponent": lambda r, a: None if _arg(a, 0) is None else urllib.parse.unquote(str(a[0])),

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from amigo_api.hog.filters import FilterError, compile_filters
 from amigo_api.llm_analytics.errors import FieldError
 
 PROVIDERS = ("openai", "anthropic", "gemini", "openrouter", "fireworks", "azure_openai", "together_ai", "minimax",
@@ -81,9 +82,18 @@ def validate_conditions(conditions: Any) -> list[dict[str, Any]]:
     if not isinstance(conditions, list) or len(conditions) > 100:
         raise FieldError("Expected a list of at most 100 condition sets.", "conditions")
     try:
-        return [Condition.model_validate(c).model_dump() for c in conditions]
+        return [compiled_condition(Condition.model_validate(c).model_dump()) for c in conditions]
     except ValidationError as error:
         raise FieldError(f"Invalid condition: {_first_message(error)}", "conditions") from error
+
+
+def compiled_condition(condition: dict[str, Any]) -> dict[str, Any]:
+    """The condition with its filters compiled (`bytecode`), or why they could not be (`bytecode_error`):
+    such a condition never matches."""
+    try:
+        return {**condition, "bytecode": compile_filters(condition["properties"]), "bytecode_error": None}
+    except FilterError as error:
+        return {**condition, "bytecode": None, "bytecode_error": str(error)}
 
 
 def status_for(enabled: bool) -> tuple[str, None]:

@@ -10,13 +10,14 @@ from amigo_api.core.crypto import SecretBox
 from amigo_api.core.db import Document
 from amigo_api.core.errors import InvalidRequest, NotFound
 from amigo_api.core.sql_tables import SqlTable, register_table
-from amigo_api.hog.compiler import compile_program
+from amigo_api.hog.bytecode import FORMAT_VERSION, compile_source
 from amigo_api.hog.lexer import HogSyntaxError
 from amigo_api.llm_analytics import schemas as s
 from amigo_api.llm_analytics.auth import EnvironmentCaller
 from amigo_api.llm_analytics.datasets import COMMON_COLUMNS, NEWEST_FIRST, Resource
 from amigo_api.llm_analytics.errors import FieldError
 from amigo_api.llm_analytics.evaluation_rules import (
+    compiled_condition,
     model_allowed_without_key,
     status_for,
     validate_conditions,
@@ -54,10 +55,10 @@ evaluations = Resource(EVALUATIONS, (), _render)
 
 
 def _compiled(evaluation_type: str, evaluation_config: dict[str, Any]) -> dict[str, Any]:
-    """A Hog evaluation's source must compile (400 with line and column otherwise)."""
+    """A Hog evaluation's source compiled into its `bytecode` (400 with line and column when it does not)."""
     if evaluation_type == "hog":
         try:
-            compile_program(evaluation_config["source"])
+            return {**evaluation_config, "bytecode": compile_source(evaluation_config["source"])}
         except HogSyntaxError as error:
             raise FieldError(f"Failed to compile Hog code: {error}", "evaluation_config") from error
     return evaluation_config
@@ -115,7 +116,7 @@ async def create_evaluation(caller: EnvironmentCaller, registry_names: set[str],
            "model_configuration": await _model_configuration(caller, registry_names, body.evaluation_type,
                                                              body.model_configuration),
            "deleted": bool(body.deleted), "created_by": caller.principal.user_id, "created_at": now,
-           "updated_at": now}
+           "updated_at": now, "compiled_format": FORMAT_VERSION}
     await evaluations.collection(caller).insert_one(doc)
     return await evaluations.show(caller, doc)
 
@@ -132,9 +133,11 @@ async def update_evaluation(caller: EnvironmentCaller, registry_names: set[str],
     if sent & {"evaluation_type", "output_type", "evaluation_config", "output_config"}:
         changes["evaluation_config"], changes["output_config"] = validate_configs(
             merged["evaluation_type"], merged["output_type"], merged["evaluation_config"], merged["output_config"])
-        _compiled(merged["evaluation_type"], changes["evaluation_config"])
+        changes["evaluation_config"] = _compiled(merged["evaluation_type"], changes["evaluation_config"])
     if "conditions" in sent:
         changes["conditions"] = validate_conditions(body.conditions)
+    if "conditions" in changes or "evaluation_config" in changes:
+        changes["compiled_format"] = FORMAT_VERSION
     if "enabled" in sent and body.enabled is not None and body.enabled != current["enabled"]:
         changes["enabled"] = body.enabled
         changes["status"], changes["status_reason"] = status_for(body.enabled)
@@ -148,6 +151,23 @@ async def update_evaluation(caller: EnvironmentCaller, registry_names: set[str],
     changes["updated_at"] = utcnow()
     await evaluations.collection(caller).update_one(_scope(caller, _id=current["_id"]), {"$set": changes})
     return await evaluations.show(caller, {**current, **changes})
+
+
+async def compile_stored_evaluations(db: Any) -> int:
+    """The backfill: evaluations stored before the current compiled format (or before there was one) get
+    their Hog source and condition filters compiled again. A source that no longer compiles puts the
+    evaluation in error (`hog_error`) rather than stopping the service."""
+    changed = 0
+    async for doc in db[EVALUATIONS].find({"compiled_format": {"$ne": FORMAT_VERSION}}):
+        changes: Document = {"compiled_format": FORMAT_VERSION,
+                             "conditions": [compiled_condition(c) for c in doc.get("conditions") or []]}
+        try:
+            changes["evaluation_config"] = _compiled(doc["evaluation_type"], doc.get("evaluation_config") or {})
+        except FieldError:
+            changes.update(enabled=False, status="error", status_reason="hog_error")
+        await db[EVALUATIONS].update_one({"_id": doc["_id"], "org_id": doc["org_id"]}, {"$set": changes})
+        changed += 1
+    return changed
 
 
 async def list_evaluations(request: Request, caller: EnvironmentCaller, query: Document,

@@ -125,8 +125,8 @@ def test_print_formats_top_level_strings_raw_and_nested_ones_quoted() -> None:
     ("try { return jsonParse('{') } catch { return 1 }",
      "Unexpected error during evaluation: JSONDecodeError: Expecting property name enclosed in double quotes: "
      "line 1 column 2 (char 1)"),
-    ("return 'aa' =~ '(a)\\\\1'", "Runtime error: Invalid regular expression: backreferences and lookaround are "
-                                  "not supported"),
+    ("return 'aa' =~ '(a)\\\\1'", "Runtime error: Invalid regular expression: invalid escape sequence: \\1"),
+    ("return 'ab' =~ 'a(?=b)'", "Runtime error: Invalid regular expression: invalid perl operator: (?="),
 ])
 def test_errors(source: str, error: str) -> None:
     assert run(source).error == error
