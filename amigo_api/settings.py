@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # Give tool code the host's network (egress to anything the worker reaches, the database included unless
     # the network keeps it apart). Off: the sandbox has only its own loopback.
     tool_network: bool = False
+    # Limits of one run of a Hog program (evaluations, test_hog).
+    hog_timeout_seconds: float = 5.0
+    hog_memory_mb: int = 64
     # Request bodies: the default limit for JSON endpoints (routes that need more declare their own).
     max_body_bytes: int = 2 * 1024 * 1024
     log_level: str = "INFO"

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from amigo_api.hog.compiler import CompiledProgram
 from amigo_api.hog.engine import run
 from amigo_api.hog.runtime import Limits
 
@@ -37,12 +38,13 @@ def event_io(event: str, properties: dict[str, Any]) -> tuple[Any, Any]:
     return (first(INPUT_KEYS.get(event, ("$ai_input_state",))), first(OUTPUT_KEYS.get(event, ("$ai_output_state",))))
 
 
-def run_hog_eval(source: str, event: dict[str, Any], allows_na: bool, limits: Limits | None = None) -> HogVerdict:
+def run_hog_eval(program: str | CompiledProgram, event: dict[str, Any], allows_na: bool,
+                 limits: Limits | None = None) -> HogVerdict:
     properties = event.get("properties") or {}
     if isinstance(properties, str):
         properties = json.loads(properties)
     given_input, given_output = event_io(event.get("event", ""), properties)
-    result = run(source, {"input": as_text(given_input), "output": as_text(given_output), "properties": properties,
+    result = run(program, {"input": as_text(given_input), "output": as_text(given_output), "properties": properties,
                           "event": {"uuid": event.get("uuid"), "event": event.get("event"),
                                     "distinct_id": event.get("distinct_id")}}, limits)
     if result.error is not None:

@@ -2,17 +2,21 @@
 (reference §4, §9): scopes `evaluation:read` / `evaluation:write` (provider keys and the evaluation config
 too: our keys' scopes have no `llm_provider_key`)."""
 
+import json
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from amigo_api.core.crypto import SecretBox
 from amigo_api.core.ratelimit import rate_limit
-from amigo_api.core.state import Secrets
+from amigo_api.core.state import AppSettings, Secrets
 from amigo_api.llm_analytics import evaluations as service
+from amigo_api.llm_analytics import hog_testing
 from amigo_api.llm_analytics import schemas as s
 from amigo_api.llm_analytics.auth import EnvironmentCaller, environment_access
 from amigo_api.llm_analytics.dataset_routes import Limit, Offset
+from amigo_api.llm_analytics.errors import FieldError
 from amigo_api.llm_analytics.resources import DEFAULT_LIMIT
 from amigo_api.llm_analytics.routes import environment_route
 
@@ -46,6 +50,26 @@ async def list_evaluations(request: Request, caller: Reader, search: str | None 
                    summary="Create an evaluation", dependencies=WRITES)
 async def create_evaluation(body: s.EvaluationCreate, caller: Writer, names: ModelNames) -> dict[str, Any]:
     return await service.create_evaluation(caller, names, body)
+
+
+@environment_route("/evaluations/test_hog/", methods=["POST"], operation_id="test-hog-evaluation",
+                   summary="Try Hog source on recent generations", dependencies=READS,
+                   responses={200: {"description": "One result per sampled generation"},
+                              400: {"description": "`{\"error\": ...}`: the request or the source is invalid"}})
+async def test_hog(request: Request, caller: Reader, settings: AppSettings) -> JSONResponse:
+    """Runs `source` as a Hog evaluation on the environment's newest `$ai_generation` events of the last 7
+    days (`sample_count`, 1 to 10, default 5) that pass any of `conditions` (their property filters; the
+    rollout is ignored). Nothing is saved. Each result has the verdict (`result`), what the program printed
+    (`reasoning`), its `error`, and previews of the event's input and output."""
+    try:
+        body = json.loads(await request.body())
+    except ValueError as error:
+        raise FieldError(f"JSON parse error - {error}", None, "parse_error") from error
+    limits = hog_testing.limits_of(settings.hog_timeout_seconds, settings.hog_memory_mb)
+    try:
+        return JSONResponse(await hog_testing.dry_run(caller, body, limits))
+    except hog_testing.HogTestRefusal as refusal:
+        return JSONResponse({"error": refusal.error}, status_code=400)
 
 
 @environment_route("/evaluations/{evaluation_id}/", methods=["GET"], operation_id="retrieve-evaluation",
