@@ -10,9 +10,9 @@ from typing import Any
 
 from amigo_api.hog import ast as a
 from amigo_api.hog.lexer import HogSyntaxError
+from amigo_api.hog.library import LIBRARY as FUNCTIONS
 from amigo_api.hog.operators import NUMBERS, binary_operation, numeric_fast_path
 from amigo_api.hog.runtime import call_value, get_index
-from amigo_api.hog.stdlib import FUNCTIONS
 from amigo_api.hog.values import compare, to_string
 
 Frame = list[Any]

@@ -6,8 +6,8 @@ from typing import Any
 
 from amigo_api.hog.compiler import CompiledProgram, compile_program
 from amigo_api.hog.lexer import HogSyntaxError
+from amigo_api.hog.library import LIBRARY as FUNCTIONS
 from amigo_api.hog.runtime import HogMemoryError, HogTimeout, Limits, Runtime
-from amigo_api.hog.stdlib import FUNCTIONS
 from amigo_api.hog.values import HogRuntimeError, HogThrow, printed
 
 

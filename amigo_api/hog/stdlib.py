@@ -1,8 +1,7 @@
-"""Hog's standard library (reference §7.4), the part implemented so far: output, types and conversion,
+"""Hog's standard library (reference §7.4), its core (`library.py` has the whole of it): output, types and conversion,
 strings, null and emptiness, arrays and dicts (functions first, never mutating), JSON, errors and math."""
 
 import base64
-import hashlib
 import json
 import math
 import urllib.parse
@@ -191,7 +190,7 @@ def _multi_if(runtime: Runtime, args: list[Any]) -> Any:
     return args[-1] if len(args) % 2 else None
 
 
-def _json_path(args: list[Any]) -> tuple[bool, Any]:
+def json_path(args: list[Any]) -> tuple[bool, Any]:
     """`JSONExtract*(json, ...path)`: path parts are keys or 1-based indexes; (found, value)."""
     try:
         value = json.loads(str(_arg(args, 0)))
@@ -212,7 +211,7 @@ def _regex(runtime: Runtime, args: list[Any]) -> Any:
     return None if text is None or pattern is None else regex_search(text, pattern, True)
 
 
-def _extract(runtime: Runtime, args: list[Any]) -> Any:
+def extract_regex(runtime: Runtime, args: list[Any]) -> Any:
     text, pattern = _arg(args, 0), _arg(args, 1)
     if text is None or pattern is None:
         return None
@@ -236,18 +235,16 @@ FUNCTIONS.update({
     "match": _regex,
     "like": lambda r, a: like(a[0], a[1], True), "ilike": lambda r, a: like(a[0], a[1], False),
     "notLike": lambda r, a: not like(a[0], a[1], True), "notILike": lambda r, a: not like(a[0], a[1], False),
-    "extract": _extract, "extractRegex": _extract,
+    "extractRegex": extract_regex,
     "encodeURLComponent": lambda r, a: None if _arg(a, 0) is None else urllib.parse.quote(str(a[0]), safe=""),
     "decodeURLComponent": lambda r, a: None if _arg(a, 0) is None else urllib.parse.unquote(str(a[0])),
     "base64Encode": lambda r, a: None if _arg(a, 0) is None else base64.b64encode(str(a[0]).encode()).decode(),
     "base64Decode": lambda r, a: None if _arg(a, 0) is None else base64.b64decode(str(a[0])).decode(
         errors="replace"),
-    "md5Hex": lambda r, a: None if _arg(a, 0) is None else hashlib.md5(str(a[0]).encode()).hexdigest(),  # noqa: S324
-    "sha256Hex": lambda r, a: None if _arg(a, 0) is None else hashlib.sha256(str(a[0]).encode()).hexdigest(),
-    "JSONHas": lambda r, a: _json_path(a)[0],
-    "JSONLength": lambda r, a: len(v) if isinstance(v := _json_path(a)[1], list | dict) else 0,
-    "JSONExtractString": lambda r, a: v if isinstance(v := _json_path(a)[1], str) else "",
-    "JSONExtractInt": lambda r, a: v if isinstance(v := _json_path(a)[1], int) and not isinstance(v, bool) else 0,
-    "JSONExtractFloat": lambda r, a: float(v) if isinstance(v := _json_path(a)[1], int | float) else 0.0,
-    "JSONExtractBool": lambda r, a: v if isinstance(v := _json_path(a)[1], bool) else False,
+    "JSONHas": lambda r, a: json_path(a)[0],
+    "JSONLength": lambda r, a: len(v) if isinstance(v := json_path(a)[1], list | dict) else 0,
+    "JSONExtractString": lambda r, a: v if isinstance(v := json_path(a)[1], str) else "",
+    "JSONExtractInt": lambda r, a: v if isinstance(v := json_path(a)[1], int) and not isinstance(v, bool) else 0,
+    "JSONExtractFloat": lambda r, a: float(v) if isinstance(v := json_path(a)[1], int | float) else 0.0,
+    "JSONExtractBool": lambda r, a: v if isinstance(v := json_path(a)[1], bool) else False,
 })

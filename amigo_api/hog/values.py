@@ -4,7 +4,9 @@ comparisons, text for `toString` and `||`, and `print`'s formatting."""
 import json
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class HogRuntimeError(Exception):
@@ -26,6 +28,18 @@ class Closure:
     params: list[str]
     run: Any  # Callable[[list[Any]], Any], bound to its scope
     captured: Any = field(default=None, repr=False)
+
+
+def is_datetime(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("__hogDateTime__") is True
+
+
+def is_date(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("__hogDate__") is True
+
+
+def is_error(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("__hogError__") is True
 
 
 def truthy(value: Any) -> bool:
@@ -50,7 +64,8 @@ def typeof(value: Any) -> str:
     if isinstance(value, Closure):
         return "function"
     if isinstance(value, dict):
-        return "error" if value.get("__hogError__") else "object"
+        return ("datetime" if is_datetime(value) else "date" if is_date(value) else "error" if is_error(value)
+                else "object")
     return "unknown"
 
 
@@ -98,7 +113,20 @@ def to_string(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value
+    if is_datetime(value):
+        moment = datetime.fromtimestamp(value["dt"], _zone(value.get("zone")))
+        text = moment.isoformat("T", "milliseconds")
+        return text.replace("+00:00", "") + "Z" if value.get("zone") in (None, "UTC") else text
+    if is_date(value):
+        return f"{value['year']:04d}-{value['month']:02d}-{value['day']:02d}"
     return printed(value, nested=False)
+
+
+def _zone(name: Any) -> tzinfo:
+    try:
+        return UTC if name in (None, "UTC") else ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 def _float(value: float) -> str:
@@ -122,7 +150,15 @@ def printed(value: Any, nested: bool = True) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(printed(v) for v in value) + "]"
     if isinstance(value, tuple):
-        return "(" + ", ".join(printed(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+        inside = ", ".join(printed(v) for v in value)
+        return f"tuple({inside})" if len(value) < 2 else f"({inside})"
+    if is_datetime(value):
+        return f"DateTime({float(value['dt'])}, {printed(value.get('zone') or 'UTC')})"
+    if is_date(value):
+        return f"Date({value['year']}, {value['month']}, {value['day']})"
+    if is_error(value):
+        payload = f", {printed(value['payload'])}" if value.get("payload") is not None else ""
+        return f"{value.get('type')}({printed(value.get('message'))}{payload})"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{printed(k)}: {printed(v)}" for k, v in value.items()) + "}"
     if isinstance(value, Closure):

@@ -108,7 +108,7 @@ def test_returns(source: str, expected: Any) -> None:
 
 def test_print_formats_top_level_strings_raw_and_nested_ones_quoted() -> None:
     result = run("print('hi', 1, null, true, ['a', {'k': 'v'}], (1,), 1.5); print()")
-    assert result.output == ["hi 1 null true ['a', {'k': 'v'}] (1,) 1.5", ""]
+    assert result.output == ["hi 1 null true ['a', {'k': 'v'}] tuple(1) 1.5", ""]
 
 
 @pytest.mark.parametrize(("source", "error"), [
