@@ -4,12 +4,12 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from amigo_api.hog.runtime import Runtime, like, regex_search
+from amigo_api.hog.runtime import Runtime, like, regex_search, remainder
 from amigo_api.hog.values import HogRuntimeError, compare, equals, to_string
 
 ARITHMETIC = ("+", "-", "*", "/", "%")
 NUMBERS = (int, float)  # exact types: bool is not a number here
-FAST = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod,
+FAST = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": remainder,
         "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
         ">=": operator.ge}
 

@@ -3,6 +3,7 @@ memory budget charged before values are built, call depth, string and array size
 library, and `print`'s lines. Exceeding a limit ends the run with the reference's message."""
 
 import functools
+import math
 import operator
 import re
 import time
@@ -15,7 +16,15 @@ from amigo_api.hog.values import Closure, HogRuntimeError
 
 STEPS_BETWEEN_CLOCK_CHECKS = 256
 MAX_PATTERN = 10_000
-OPERATIONS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod}
+def remainder(left: Any, right: Any) -> Any:
+    """`%` takes the sign of the dividend, as in every PostHog VM: `-7 % 3` is -1."""
+    if isinstance(left, float) or isinstance(right, float):
+        return math.fmod(left, right)
+    magnitude = abs(left) % abs(right)
+    return -magnitude if left < 0 else magnitude
+
+
+OPERATIONS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": remainder}
 VALUE_OVERHEAD = 16  # bytes charged per value beyond its content: an approximation of the reference VM's
 
 

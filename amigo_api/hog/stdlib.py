@@ -4,15 +4,18 @@ strings, null and emptiness, arrays and dicts (functions first, never mutating),
 import base64
 import json
 import math
+import operator
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 from amigo_api.hog.runtime import Runtime, call_value, like, position_of, regex_search
 from amigo_api.hog.runtime import pattern as compiled_pattern
-from amigo_api.hog.values import HogRuntimeError, compare, equals, json_text, printed, to_string, truthy, typeof
+from amigo_api.hog.values import HogRuntimeError, json_text, printed, to_string, truthy, typeof
 
 Function = Callable[[Runtime, list[Any]], Any]
+COMPARE = {"==": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge, "<": operator.lt,
+           "<=": operator.le}
 
 
 def _arg(args: list[Any], index: int) -> Any:
@@ -116,7 +119,7 @@ def _round(runtime: Runtime, args: list[Any]) -> Any:
 FUNCTIONS: dict[str, Function] = {
     "print": _print,
     "typeof": lambda r, a: typeof(_arg(a, 0)),
-    "toString": lambda r, a: r.text(to_string(_arg(a, 0))),
+    "toString": lambda r, a: "null" if _arg(a, 0) is None else r.text(to_string(a[0])),
     "toInt": lambda r, a: _to_int(_arg(a, 0)),
     "toFloat": lambda r, a: _to_float(_arg(a, 0)),
     "length": _length,
@@ -208,7 +211,7 @@ def json_path(args: list[Any]) -> tuple[bool, Any]:
 
 def _regex(runtime: Runtime, args: list[Any]) -> Any:
     text, pattern = _arg(args, 0), _arg(args, 1)
-    return None if text is None or pattern is None else regex_search(text, pattern, True)
+    return text is not None and pattern is not None and regex_search(text, pattern, True)
 
 
 def extract_regex(runtime: Runtime, args: list[Any]) -> Any:
@@ -220,8 +223,24 @@ def extract_regex(runtime: Runtime, args: list[Any]) -> Any:
 
 
 def _comparison(op: str) -> Function:
-    return lambda runtime, args: equals(args[0], args[1]) != (op == "!=") if op in ("==", "!=") \
-        else compare(op, args[0], args[1])
+    """`equals(a, b)` and friends compare strictly, without the operators' mixed-type rules
+    (`equals(1, '1')` is false where `1 = '1'` is true)."""
+    def run(runtime: Runtime, args: list[Any]) -> bool:
+        try:
+            return bool(COMPARE[op](_arg(args, 0), _arg(args, 1)))
+        except TypeError as error:
+            raise HogRuntimeError(f"Cannot compare {typeof(args[0])} and {typeof(args[1])}") from error
+    return run
+
+
+def _json_number(kind: type[int] | type[float]) -> Function:
+    def run(runtime: Runtime, args: list[Any]) -> Any:
+        value = json_path(args)[1]
+        try:
+            return None if isinstance(value, bool | dict | list) else kind(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return run
 
 
 FUNCTIONS.update({
@@ -243,8 +262,9 @@ FUNCTIONS.update({
         errors="replace"),
     "JSONHas": lambda r, a: json_path(a)[0],
     "JSONLength": lambda r, a: len(v) if isinstance(v := json_path(a)[1], list | dict) else 0,
-    "JSONExtractString": lambda r, a: v if isinstance(v := json_path(a)[1], str) else "",
-    "JSONExtractInt": lambda r, a: v if isinstance(v := json_path(a)[1], int) and not isinstance(v, bool) else 0,
-    "JSONExtractFloat": lambda r, a: float(v) if isinstance(v := json_path(a)[1], int | float) else 0.0,
+    "JSONExtractString": lambda r, a: None if (v := json_path(a)[1]) is None else v if isinstance(v, str) else
+    json_text(v),
+    "JSONExtractInt": _json_number(int),
+    "JSONExtractFloat": _json_number(float),
     "JSONExtractBool": lambda r, a: v if isinstance(v := json_path(a)[1], bool) else False,
 })

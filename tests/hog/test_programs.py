@@ -154,7 +154,7 @@ MORE: list[tuple[str, Any]] = [
     ("return multiIf(false, 1, true, 2, 3)", 2),
     ("return multiIf(false, 1, 3)", 3),
     ("return and(1, true, 'x') and not or(0, '', null)", True),
-    ("return equals(1, '1') and notEquals(1, 2) and greater(2, 1) and lessOrEquals(1, 1)", True),
+    ("return not equals(1, '1') and equals(1, 1) and notEquals(1, 2) and greater(2, 1) and lessOrEquals(1, 1)", True),
     ("return plus(1, 2) + minus(5, 3)", 5),
     ("return match('abc', 'b.') and not match('abc', '^b')", True),
     ("return like('banana', '%nan%') and ilike('BANANA', 'b%') and notLike('a', 'b') and notILike('A', 'b')", True),
