@@ -15,7 +15,7 @@ COMPARISONS = {"=": "==", "==": "==", "!=": "!=", "<>": "!=", "<": "<", "<=": "<
                "=~": "=~", "!~": "!~", "=~*": "=~*", "!~*": "!~*",
                "~": "=~", "~*": "=~*"}
 NEGATABLE = ("like", "ilike", "in", "between")
-CALLABLE_KEYWORDS = ("and", "or", "like", "ilike", "if")
+CALLABLE_KEYWORDS = ("and", "or", "like", "ilike", "if", "in")
 
 
 class ExpressionParser:

@@ -112,8 +112,8 @@ def _range(runtime: Runtime, args: list[Any]) -> list[int]:
 
 
 def _round(runtime: Runtime, args: list[Any]) -> Any:
-    value, digits = _arg(args, 0), _arg(args, 1) or 0
-    return None if value is None else round(value, int(digits))
+    value, digits = _arg(args, 0), _arg(args, 1)
+    return None if value is None else round(value) if digits is None else round(value, int(digits))
 
 
 FUNCTIONS: dict[str, Function] = {
@@ -145,7 +145,7 @@ FUNCTIONS: dict[str, Function] = {
     "coalesce": lambda r, a: next((x for x in a if x is not None), None),
     "keys": lambda r, a: r.array(list(_arg(a, 0).keys()) if isinstance(_arg(a, 0), dict) else []),
     "values": lambda r, a: r.array(_items(_arg(a, 0))),
-    "has": lambda r, a: _arg(a, 1) in (_arg(a, 0) or []),
+    "has": lambda r, a: isinstance(_arg(a, 0), list | tuple) and _arg(a, 1) in a[0],
     "indexOf": lambda r, a: next((i + 1 for i, x in enumerate(_arg(a, 0) or []) if x == _arg(a, 1)), 0),
     "arrayPushBack": lambda r, a: r.array([*_items(_arg(a, 0)), _arg(a, 1)]),
     "arrayPushFront": lambda r, a: r.array([_arg(a, 1), *_items(_arg(a, 0))]),
@@ -194,11 +194,14 @@ def _multi_if(runtime: Runtime, args: list[Any]) -> Any:
 
 
 def json_path(args: list[Any]) -> tuple[bool, Any]:
-    """`JSONExtract*(json, ...path)`: path parts are keys or 1-based indexes; (found, value)."""
-    try:
-        value = json.loads(str(_arg(args, 0)))
-    except ValueError:
-        return False, None
+    """`JSONExtract*(json, ...path)`: JSON text or a value; path parts are keys or 1-based indexes (negative
+    from the end); (found, value)."""
+    value = _arg(args, 0)
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return False, None
     for part in args[1:]:
         if isinstance(value, dict) and isinstance(part, str) and part in value:
             value = value[part]
