@@ -132,7 +132,7 @@ class ExpressionCompiler:
             name = node.callee.name
             library = FUNCTIONS.get(name)
             if library is not None:
-                return lambda frame: library(frame[RUNTIME], [x(frame) for x in args])
+                return charged_call(library, args)
             # Not ours: a function passed in as a global, or a run-time "Unsupported function call".
             return lambda frame: frame[RUNTIME].call_named(name, [x(frame) for x in args])
         callee = self.expression(node.callee)
@@ -180,6 +180,19 @@ class ExpressionCompiler:
         if fast is None:
             return lambda frame: operation(frame[RUNTIME], left(frame), right(frame))
         return numeric_first(op, fast, operation, left, right, node.right)
+
+
+def charged_call(library: Callable[[Any, list[Any]], Any], args: list[Expr]) -> Expr:
+    """A library call whose result is charged to the memory budget, unless the function charged what it
+    built itself (the budget moved during the call)."""
+    def call(frame: Frame) -> Any:
+        runtime = frame[RUNTIME]
+        before = runtime.memory
+        result = library(runtime, [x(frame) for x in args])
+        if runtime.memory == before:
+            runtime.charge_value(result)
+        return result
+    return call
 
 
 def numeric_first(op: str, fast: Callable[[Any, Any], Any], operation: Callable[[Any, Any, Any], Any],

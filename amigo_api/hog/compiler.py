@@ -4,6 +4,7 @@ checks: a name declared twice in one scope, or assigned without being declared, 
 A compiled statement returns None to go on, or a one-item tuple holding the value of a `return` that ends
 its function, so returning needs no exception."""
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from amigo_api.hog.runtime import Runtime, set_index
 from amigo_api.hog.values import Closure, HogRuntimeError, HogThrow
 
 Stmt = Callable[[Frame], tuple[Any] | None]
+RELEASABLE = (str, list, tuple, dict)
 
 
 @dataclass(frozen=True)
@@ -96,11 +98,7 @@ class Compiler(ExpressionCompiler):
 
     def stmt_Let(self, node: a.Let) -> Stmt:  # noqa: N802
         value = self.expression(node.value) if node.value is not None else (lambda frame: None)
-        slot = self.declare(node.name, node)
-
-        def run(frame: Frame) -> None:
-            frame[slot] = value(frame)
-        return run
+        return assignment(0, self.declare(node.name, node), value)
 
     def stmt_Function(self, node: a.Function) -> Stmt:  # noqa: N802
         slot = self.declare(node.name, node)
@@ -117,21 +115,14 @@ class Compiler(ExpressionCompiler):
             if found is None:
                 raise self.error(f"Variable `{target.name}` is not declared: use `let {target.name} := ...`", node)
             depth, slot = found
-            if depth == 0:
-                def assign_local(frame: Frame) -> None:
-                    frame[slot] = value(frame)
-                return assign_local
-
-            def assign(frame: Frame) -> None:
-                outer(frame, depth)[slot] = value(frame)
-            return assign
+            return assignment(depth, slot, value)
         assert isinstance(target, a.Index | a.Attribute)  # the parser assigns nothing else
         container = self.expression(target.target)
         key = self.expression(target.index) if isinstance(target, a.Index) else self.expression(
             a.Constant(target.line, target.column, target.name))
 
         def assign_field(frame: Frame) -> None:
-            set_index(container(frame), key(frame), value(frame))
+            set_index(frame[RUNTIME], container(frame), key(frame), value(frame))
         return assign_field
 
     def stmt_Return(self, node: a.Return) -> Stmt:  # noqa: N802
@@ -249,6 +240,18 @@ class Compiler(ExpressionCompiler):
                     runtime.depth -= 1
             return Closure(name, params, invoke)
         return make
+
+
+def assignment(depth: int, slot: int, value: Expr) -> Stmt:
+    """Stores a variable; the value it held is given back to the memory budget when nothing else holds it
+    (so `xs := arrayPushBack(xs, x)` in a loop is charged for the array it keeps, not every copy made)."""
+    def assign(frame: Frame) -> None:
+        new = value(frame)
+        target = outer(frame, depth) if depth else frame
+        old, target[slot] = target[slot], new
+        if type(old) in RELEASABLE and sys.getrefcount(old) == 2:  # `old` here and getrefcount's argument
+            frame[RUNTIME].release(old)
+    return assign
 
 
 def pairs_of(collection: Any) -> list[tuple[Any, Any]]:

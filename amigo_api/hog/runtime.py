@@ -25,6 +25,7 @@ def remainder(left: Any, right: Any) -> Any:
 
 
 OPERATIONS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": remainder}
+UNIT_SIZE: dict[type, int] = {str: 1, list: 8, tuple: 8, dict: 16}  # bytes charged per character, item, entry
 VALUE_OVERHEAD = 16  # bytes charged per value beyond its content: an approximation of the reference VM's
 
 
@@ -81,6 +82,21 @@ class Runtime:
             raise HogMemoryError()
         self.charge(8 * len(items))
         return items
+
+    def size_of(self, value: Any) -> int:
+        """What a string, array, tuple or dict is charged (its own content; what it holds is charged apart)."""
+        unit = UNIT_SIZE.get(type(value))
+        return 0 if unit is None else len(value) * unit + VALUE_OVERHEAD
+
+    def charge_value(self, value: Any) -> None:
+        if size := self.size_of(value):
+            self.memory += size
+            if self.memory > self.limits.memory_bytes:
+                raise HogMemoryError()
+
+    def release(self, value: Any) -> None:
+        """Gives back what a value was charged, once nothing holds it any more (a variable overwritten)."""
+        self.memory -= self.size_of(value)
 
     def mapping(self, items: dict[Any, Any]) -> dict[Any, Any]:
         self.charge(16 * len(items))
@@ -143,8 +159,10 @@ def get_index(target: Any, key: Any, optional: bool = False) -> Any:
     return None
 
 
-def set_index(target: Any, key: Any, value: Any) -> None:
+def set_index(runtime: Runtime, target: Any, key: Any, value: Any) -> None:
     if isinstance(target, dict):
+        if key not in target:
+            runtime.charge(UNIT_SIZE[dict])
         target[key] = value
         return
     if isinstance(target, list) and isinstance(key, int) and not isinstance(key, bool):

@@ -14,6 +14,7 @@ from amigo_api.hog.runtime import pattern as compiled_pattern
 from amigo_api.hog.values import HogRuntimeError, json_text, printed, to_string, truthy, typeof
 
 Function = Callable[[Runtime, list[Any]], Any]
+JSON_PARSE_FACTOR = 24  # bytes charged per character of parsed JSON: more than any value it can make
 COMPARE = {"==": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge, "<": operator.lt,
            "<=": operator.le}
 
@@ -100,7 +101,9 @@ def _split(runtime: Runtime, args: list[Any]) -> Any:
 def _json_parse(runtime: Runtime, args: list[Any]) -> Any:
     """Invalid JSON is not a Hog error, as in PostHog's VM: `try/catch` does not catch it, and the run ends
     with "Unexpected error during evaluation" (guard with `isValidJSON`)."""
-    return json.loads(str(_arg(args, 0)))
+    text = str(_arg(args, 0))
+    runtime.charge(JSON_PARSE_FACTOR * len(text))  # an upper bound for everything the text can hold
+    return json.loads(text)
 
 
 def _range(runtime: Runtime, args: list[Any]) -> list[int]:

@@ -141,7 +141,8 @@ PRINTS: list[tuple[str, str]] = [
      "{'event': '$pageview', 'properties': {'$os': 'Windows'}}"),
     ("print(JSONHas('{\"a\": \"hello\", \"b\": [-100, 200.0, 300]}', 'b'), "
      "JSONHas('{\"a\": \"hello\", \"b\": [-100, 200.0, 300]}', 'b', 4))", "true false"),
-    ("let v := {'a': 'hello', 'b': [-100, 200.0, 300]}\nprint(JSONHas(v, 'b'), JSONHas(v, 'b', -2), JSONHas(v, 'b', -4))",
+    ("let v := {'a': 'hello', 'b': [-100, 200.0, 300]}\n"
+     "print(JSONHas(v, 'b'), JSONHas(v, 'b', -2), JSONHas(v, 'b', -4))",
      "true true false"),
     ("print(JSONHas('[1,2,3]', 0), JSONHas('[1,2,[1,2]]', -1, 1), JSONHas('[1,2,[1,2]]', -1, -3), "
      "JSONHas('[1,2,[1,2]]', 1, 1))", "false true false false"),
@@ -193,7 +194,8 @@ PRINTS: list[tuple[str, str]] = [
     # Hashing
     ("print(md5Hex('hello'), sha256Hex(null))", "5d41402abc4b2a76b9719d911017c592 null"),
     ("print(sha256Hex('hello'))", "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"),
-    ("print(sha1Hex('hello'), md5('hello', 'base64'))", "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d XUFAKrxLKna5cZ2REBfFkg=="),
+    ("print(sha1Hex('hello'), md5('hello', 'base64'))",
+     "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d XUFAKrxLKna5cZ2REBfFkg=="),
     ("print(sha256HmacChainHex(['key', 'message']))",
      "6e9ef29b75fffc5b7abae527d58fdadb2fe42e7219011976917343065f58ed4a"),
     ("print(isIPAddressInRange('192.168.1.5', '192.168.1.0/24'), isIPAddressInRange('10.0.0.1', '192.168.1.0/24'))",
@@ -210,7 +212,8 @@ PRINTS: list[tuple[str, str]] = [
     ("let i := 0\nwhile (i < 3) { i := i + 1\nif (i = 2) { print('two') } else { print(i) } }", "1\ntwo\n3"),
     ("fun fib(n) { if (n < 2) { return n }\nreturn fib(n - 1) + fib(n - 2) }\nprint(fib(15))", "610"),
     ("fn twice(f, x) { return f(f(x)) }\nprint(twice(x -> x * 3, 2))", "18"),
-    ("fun counter() { let c := 0\nreturn () -> { c := c + 1\nreturn c } }\nlet next := counter()\nnext()\nprint(next())",
+    ("fun counter() { let c := 0\nreturn () -> { c := c + 1\nreturn c } }\n"
+     "let next := counter()\nnext()\nprint(next())",
      "2"),
     ("let adders := arrayMap(n -> (x -> x + n), [1, 10])\nprint(adders[1](5), adders[2](5))", "6 15"),
     ("let f := (a, b) -> { let s := a + b\nreturn s * 2 }\nprint(f(1, 2), f(2, 3))", "6 10"),

@@ -138,10 +138,47 @@ def test_errors(source: str, error: str) -> None:
     ("let s := 'x'; while (true) { s := s || s }", "Memory limit exceeded"),
     ("let a := []; while (true) { a := arrayPushBack(a, a) }", "Memory limit exceeded"),
     ("return range(100000000)", "Runtime error: range() is too large"),
+    ("let f := null; f := n -> f(n + 1); return f(1)",
+     "Runtime error: Maximum call stack depth (128) exceeded"),
+    ("let s := 'xx'; while (true) { s := f'{s}{s}' }", "Memory limit exceeded"),
+    ("let d := {}; let i := 0; while (true) { d[i] := i; i := i + 1 }", "Memory limit exceeded"),
+    ("let all := []; while (true) { all := arrayPushBack(all, arrayMap(x -> x, range(100))) }",
+     "Memory limit exceeded"),
+    ("let t := '[' || arrayStringConcat(range(100000), ',') || ']'; let all := []\n"
+     "while (true) { all := arrayPushBack(all, jsonParse(t)) }", "Memory limit exceeded"),
+    ("return 'x' || " + " || ".join(["'y'"] * 5) + " =~ '(?<=x)y'",
+     "Runtime error: Invalid regular expression: invalid perl operator: (?<="),
 ])
 def test_limits_end_hostile_programs_with_the_references_messages(source: str, error: str) -> None:
     timeout = 0.2 if "timed out" in error else 20.0  # the others must hit their own limit first
-    assert run(source, limits=Limits(timeout_seconds=timeout)).error == error
+    assert run(source, limits=Limits(timeout_seconds=timeout, memory_bytes=8 * 1024 * 1024)).error == error
+
+
+@pytest.mark.parametrize("source", [
+    "let s := ''; for (let i := 0; i < 4000; i := i + 1) { s := s || 'a' }; return s || '!' =~ '(a+)+$'",
+    "let s := ''; for (let i := 0; i < 4000; i := i + 1) { s := s || 'a' }; return s =~ '(a|a)*b'",
+    "let s := ''; for (let i := 0; i < 4000; i := i + 1) { s := s || 'a' }; return s like '%a%a%a%a%a%a%a%a%b'",
+    "return match(repeat, '(x+x+)+y')",
+])
+def test_regex_bombs_run_in_linear_time(source: str) -> None:
+    """Patterns that make a backtracking engine run for ages: RE2 answers at once (a backtracking engine could
+    not be stopped by the clock, which is only read between steps)."""
+    result = run(source, {"repeat": "x" * 5000}, limits=Limits(timeout_seconds=5))
+    assert (result.value, result.error) == (False, None)
+
+
+@pytest.mark.parametrize("opening", ["(", "[", "{'a': ", "not ", "- ", "x -> ", "f("])
+def test_deeply_nested_source_is_a_compile_error(opening: str) -> None:
+    closing = {"(": ")", "[": "]", "{'a': ": "}", "f(": ")"}.get(opening, "")
+    result = run("return " + opening * 5000 + "1" + closing * 5000)
+    assert result.error is not None and "nests deeper than 100 levels" in result.error
+
+
+def test_a_loop_building_its_result_is_charged_for_what_it_keeps() -> None:
+    """Memory counts live values: a variable's old array is given back when it is replaced."""
+    result = run("let xs := []; for (let i := 0; i < 20000; i := i + 1) { xs := arrayPushBack(xs, i) }\n"
+                 "return length(xs)", limits=Limits(timeout_seconds=60, memory_bytes=8 * 1024 * 1024))
+    assert (result.value, result.error) == (20000, None)  # every copy counted would be 1.6 GB
 
 
 def test_globals() -> None:
