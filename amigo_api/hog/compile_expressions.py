@@ -83,10 +83,10 @@ class ExpressionCompiler:
         return self.context.declare(name)
 
     def expression(self, node: a.Node) -> Expr:
-        method = getattr(self, f"expr_{type(node).__name__}", None)
+        method = EXPRESSION_METHODS.get(type(node))
         if method is None:
             raise self.error(f"Unsupported expression {type(node).__name__}", node)
-        compiled: Expr = method(node)
+        compiled: Expr = method(self, node)
         return compiled
 
     def expressions(self, nodes: list[a.Node]) -> list[Expr]:
@@ -180,6 +180,12 @@ class ExpressionCompiler:
         if fast is None:
             return lambda frame: operation(frame[RUNTIME], left(frame), right(frame))
         return numeric_first(op, fast, operation, left, right, node.right)
+
+
+# Each node type's compiling method, looked up once rather than by name for every node.
+EXPRESSION_METHODS: dict[type, Callable[..., Expr]] = {
+    node_type: getattr(ExpressionCompiler, f"expr_{node_type.__name__}") for node_type in vars(a).values()
+    if isinstance(node_type, type) and hasattr(ExpressionCompiler, f"expr_{getattr(node_type, '__name__', '')}")}
 
 
 def charged_call(library: Callable[[Any, list[Any]], Any], args: list[Expr]) -> Expr:

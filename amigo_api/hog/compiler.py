@@ -80,10 +80,10 @@ class Compiler(ExpressionCompiler):
         return self.block(node.statements if isinstance(node, a.Block) else [node])
 
     def statement(self, node: a.Node) -> Stmt:
-        method = getattr(self, f"stmt_{type(node).__name__}", None)
+        method = STATEMENT_METHODS.get(type(node))
         if method is None:
             raise self.error(f"Unsupported statement {type(node).__name__}", node)
-        compiled: Stmt = method(node)
+        compiled: Stmt = method(self, node)
         return compiled
 
     def stmt_Block(self, node: a.Block) -> Stmt:  # noqa: N802
@@ -240,6 +240,11 @@ class Compiler(ExpressionCompiler):
                     runtime.depth -= 1
             return Closure(name, params, invoke)
         return make
+
+
+STATEMENT_METHODS: dict[type, Callable[..., Stmt]] = {
+    node_type: getattr(Compiler, f"stmt_{node_type.__name__}") for node_type in vars(a).values()
+    if isinstance(node_type, type) and hasattr(Compiler, f"stmt_{getattr(node_type, '__name__', '')}")}
 
 
 def assignment(depth: int, slot: int, value: Expr) -> Stmt:

@@ -15,6 +15,7 @@ COMPARISONS = {"=": "==", "==": "==", "!=": "!=", "<>": "!=", "<": "<", "<=": "<
                "=~": "=~", "!~": "!~", "=~*": "=~*", "!~*": "!~*",
                "~": "=~", "~*": "=~*"}
 NEGATABLE = ("like", "ilike", "in", "between")
+POSTFIX = frozenset({"(", "[", "?.[", ".", "?."})
 CALLABLE_KEYWORDS = ("and", "or", "like", "ilike", "if", "in")
 
 
@@ -146,6 +147,8 @@ class ExpressionParser:
     def postfix(self, node: a.Node) -> a.Node:
         while True:
             start = self.token
+            if start.op not in POSTFIX:
+                return node
             if self.accept("("):
                 node = a.Call(start.line, start.column, node, self.arguments(")"))
             elif self.accept("[") or self.accept("?.["):

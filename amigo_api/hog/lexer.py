@@ -18,9 +18,11 @@ ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "b": "\b", "f": "\f", "v"
            "'": "'", '"': '"', "`": "`", "{": "{", "}": "}"}
 # Per quote: a backslash escape, or the quote doubled.
 ESCAPE = {quote: re.compile(r"\\(.?)|" + quote * 2, re.DOTALL) for quote in "'\"`"}
-# The most frequent first; single-character operators as one class (alternatives are tried in turn).
-TOKEN = re.compile("|".join([
-    r"(?P<space>(?:[ \t\r\n]+|//[^\n]*|--[^\n]*|/\*.*?\*/)+)",
+SPACE = r"(?:[ \t\r\n]+|//[^\n]*|--[^\n]*|/\*.*?\*/)*"
+TRAILING_SPACE = re.compile(SPACE + r"\Z", re.DOTALL)
+# A token and the space before it, in one match. The most frequent first; single-character operators as one
+# class (alternatives are tried in turn).
+TOKEN = re.compile(SPACE + "(?:" + "|".join([
     r"(?P<identifier>[A-Za-z_$][A-Za-z0-9_$]*)(?!')",  # not the `f` of an f-string
     "(?P<operator>" + "|".join(re.escape(o) for o in OPERATORS if len(o) > 1)
     + "|[" + "".join(re.escape(o) for o in OPERATORS if len(o) == 1) + "])",
@@ -29,7 +31,7 @@ TOKEN = re.compile("|".join([
     r"(?P<string>'(?:[^'\\]|\\.|'')*')",
     r"(?P<fstring>[fF]'(?:[^'\\]|\\.|'')*')",
     r'(?P<quoted>"(?:[^"\\]|\\.|"")*"|`(?:[^`\\]|\\.|``)*`)',
-]), re.DOTALL)
+]) + ")", re.DOTALL)
 INTEGER = re.compile(r"\d+")
 
 
@@ -87,11 +89,15 @@ class Lexer:
         source, index, found = self.source, 0, list[Token]()
         for match in TOKEN.finditer(source):
             if match.start() != index:
-                raise self._refusal(index)
-            kind, text, index = match.lastgroup, match.group(), match.end()
+                raise self._refusal(self._after_space(index))
+            kind = match.lastgroup or ""
+            start, index = match.start(kind), match.end()
+            if start != match.start() and "\n" in source[match.start():start]:
+                self._passed(match.start(), source[match.start():start])
+            text = match.group(kind)
             if kind == "identifier" or kind == "operator":
-                column = match.start() - self.line_start + 1
-                if text == "/" and source.startswith("/*", match.start()):
+                column = start - self.line_start + 1
+                if text == "/" and source.startswith("/*", start):
                     raise HogSyntaxError("Unterminated comment", self.line, column)
                 word = text.lower()
                 if kind == "operator" or word in KEYWORDS:
@@ -99,14 +105,27 @@ class Lexer:
                 else:
                     found.append(Token(kind, text, self.line, column))
                 continue
-            if kind != "space":
-                found.append(self._token(kind or "", text, match.start()))
+            found.append(self._token(kind, text, start))
             if "\n" in text:
-                self._passed(match.start(), text)
+                self._passed(start, text)
         if index < len(source):
-            raise self._refusal(index)
+            if not TRAILING_SPACE.match(source, index):
+                raise self._refusal(self._after_space(index))
+            if "\n" in source[index:]:
+                self._passed(index, source[index:])
+            index = len(source)
         found.append(Token("end", "", *self._position(index)))
         return found
+
+    def _after_space(self, index: int) -> int:
+        """Where the text that is not a token starts, past any space and comments (kept in the line count)."""
+        space = re.compile(SPACE, re.DOTALL).match(self.source, index)
+        end = space.end() if space else index
+        if "\n" in self.source[index:end]:
+            self._passed(index, self.source[index:end])
+        if self.source.startswith("/*", end):
+            raise HogSyntaxError("Unterminated comment", *self._position(end))
+        return end
 
     def _token(self, kind: str, text: str, index: int) -> Token:
         line, column = self._position(index)

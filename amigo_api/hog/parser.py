@@ -9,6 +9,10 @@ from amigo_api.hog.expressions import ExpressionParser
 STATEMENT_ENDS = (";", "}")
 
 
+# Statements by their first keyword: the parsing method of each.
+STATEMENTS = {"let": "let", "fun": "function", "fn": "function", "return": "return_", "if": "if_", "while": "while_",
+              "for": "for_", "try": "try_", "throw": "throw"}
+
 class Parser(ExpressionParser):
     # Statements -----------------------------------------------------------------------------------
 
@@ -36,11 +40,9 @@ class Parser(ExpressionParser):
 
     def statement_at_depth(self) -> a.Node:
         token = self.token
-        handler = {"let": self.let, "fun": self.function, "fn": self.function, "return": self.return_,
-                   "if": self.if_, "while": self.while_, "for": self.for_, "try": self.try_,
-                   "throw": self.throw}.get(str(token.value)) if token.kind == "keyword" else None
+        handler = STATEMENTS.get(str(token.value)) if token.kind == "keyword" else None
         if handler is not None:
-            node = handler()
+            node = getattr(self, handler)()
         elif self.at("{"):
             node = self.block()
         else:

@@ -152,7 +152,8 @@ def _evaluate(program: CompiledProgram, events: list[dict[str, Any]], matchers: 
 
 async def dry_run(caller: EnvironmentCaller, body: Any, limits: Limits) -> dict[str, Any]:
     source, sample_count, allows_na, conditions = parse_request(body)
-    program = _compiled(source)
+    # Compiling is work on client-sized input too: off the event loop, like the runs.
+    program = await anyio.to_thread.run_sync(_compiled, source, limiter=HOG_THREADS)
     matchers = _matchers(conditions)
     query = {"org_id": caller.org.org_id, "environment_id": caller.environment["_id"], "event": "$ai_generation",
              "timestamp": {"$gt": utcnow() - RECENT}}
