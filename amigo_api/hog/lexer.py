@@ -7,6 +7,7 @@ import re
 from typing import NamedTuple
 
 MAX_SOURCE_CHARS = 1_000_000
+MAX_NUMBER_CHARS = 1_000
 KEYWORDS = frozenset({"let", "fun", "fn", "return", "if", "else", "while", "for", "in", "true", "false", "null",
                       "and", "or", "not", "like", "ilike", "is", "between", "try", "catch", "finally", "throw"})
 # Longest first, so `=~*` is not read as `=~` then `*`.
@@ -23,13 +24,14 @@ TRAILING_SPACE = re.compile(SPACE + r"\Z", re.DOTALL)
 # A token and the space before it, in one match. The most frequent first; single-character operators as one
 # class (alternatives are tried in turn).
 TOKEN = re.compile(SPACE + "(?:" + "|".join([
-    r"(?P<identifier>[A-Za-z_$][A-Za-z0-9_$]*)(?!')",  # not the `f` of an f-string
+    r"(?P<identifier>(?![fF]')[A-Za-z_$][A-Za-z0-9_$]*)",  # not the `f` of an f-string
     "(?P<operator>" + "|".join(re.escape(o) for o in OPERATORS if len(o) > 1)
     + "|[" + "".join(re.escape(o) for o in OPERATORS if len(o) == 1) + "])",
     # After `.`, digits are a 1-based index (`a.1.2`), never a float.
     r"(?P<number>(?<!\.)(?:\d+\.\d*|\d+)(?:[eE][+-]?\d+)?|\d+)",
     r"(?P<string>'(?:[^'\\]|\\.|'')*')",
-    r"(?P<fstring>[fF]'(?:[^'\\]|\\.|'')*')",
+    # Braces may hold quoted strings: `f'{upper('a')}'`.
+    r"(?P<fstring>[fF]'(?:[^'\\{]|\\.|''|\{(?:\\.|[^'}\\]|'(?:[^'\\]|\\.)*')*\})*')",
     r'(?P<quoted>"(?:[^"\\]|\\.|"")*"|`(?:[^`\\]|\\.|``)*`)',
 ]) + ")", re.DOTALL)
 INTEGER = re.compile(r"\d+")
@@ -86,9 +88,14 @@ class Lexer:
         return HogSyntaxError(f"Unexpected character {char!r}", line, column)
 
     def tokens(self) -> list[Token]:
-        source, index, found = self.source, 0, list[Token]()
-        for match in TOKEN.finditer(source):
-            if match.start() != index:
+        source, index, found, match_at = self.source, 0, list[Token](), TOKEN.match
+        while index < len(source):
+            # Anchored at `index`: a search for the next match from a place that does not start one would make
+            # hostile text quadratic.
+            match = match_at(source, index)
+            if match is None:
+                if TRAILING_SPACE.match(source, index):
+                    break
                 raise self._refusal(self._after_space(index))
             kind = match.lastgroup or ""
             start, index = match.start(kind), match.end()
@@ -109,8 +116,6 @@ class Lexer:
             if "\n" in text:
                 self._passed(start, text)
         if index < len(source):
-            if not TRAILING_SPACE.match(source, index):
-                raise self._refusal(self._after_space(index))
             if "\n" in source[index:]:
                 self._passed(index, source[index:])
             index = len(source)
@@ -130,6 +135,8 @@ class Lexer:
     def _token(self, kind: str, text: str, index: int) -> Token:
         line, column = self._position(index)
         if kind == "number":
+            if len(text) > MAX_NUMBER_CHARS:
+                raise HogSyntaxError(f"A number longer than {MAX_NUMBER_CHARS} characters", line, column)
             return Token(kind, int(text) if text.isdigit() else float(text), line, column)
         if kind == "identifier":
             word = text.lower()

@@ -27,8 +27,11 @@ class JudgeConfig(BaseModel):
         return prompt.strip()
 
 
+MAX_HOG_SOURCE = 100_000
+
+
 class HogConfig(BaseModel):
-    source: str
+    source: str = Field(max_length=MAX_HOG_SOURCE)
     bytecode: list[Any] = Field(default_factory=list)
 
     @field_validator("source")

@@ -3,6 +3,7 @@
 import re
 from typing import Any
 
+import anyio
 from fastapi import Request
 
 from amigo_api.core.clock import utcnow
@@ -105,7 +106,7 @@ async def create_evaluation(caller: EnvironmentCaller, registry_names: set[str],
                             ) -> dict[str, Any]:
     evaluation_config, output_config = validate_configs(body.evaluation_type, body.output_type,
                                                         body.evaluation_config, body.output_config)
-    evaluation_config = _compiled(body.evaluation_type, evaluation_config)
+    evaluation_config = await anyio.to_thread.run_sync(_compiled, body.evaluation_type, evaluation_config)
     status, reason = status_for(body.enabled)
     now = utcnow()
     doc = {**_scope(caller), "_id": uuid7(), "name": body.name, "description": body.description,
@@ -133,7 +134,8 @@ async def update_evaluation(caller: EnvironmentCaller, registry_names: set[str],
     if sent & {"evaluation_type", "output_type", "evaluation_config", "output_config"}:
         changes["evaluation_config"], changes["output_config"] = validate_configs(
             merged["evaluation_type"], merged["output_type"], merged["evaluation_config"], merged["output_config"])
-        changes["evaluation_config"] = _compiled(merged["evaluation_type"], changes["evaluation_config"])
+        changes["evaluation_config"] = await anyio.to_thread.run_sync(_compiled, merged["evaluation_type"],
+                                                                      changes["evaluation_config"])
     if "conditions" in sent:
         changes["conditions"] = validate_conditions(body.conditions)
     if "conditions" in changes or "evaluation_config" in changes:

@@ -15,11 +15,11 @@ from amigo_api.hog.filters import FilterError, compile_filters, matcher
 from amigo_api.hog.lexer import HogSyntaxError
 from amigo_api.hog.runtime import Limits
 from amigo_api.llm_analytics.auth import EnvironmentCaller
+from amigo_api.llm_analytics.evaluation_rules import MAX_HOG_SOURCE
 from amigo_api.llm_analytics.text import flatten
 
 RECENT = timedelta(days=7)
 SCANNED = 2_000  # the most recent generations looked at for the conditions
-MAX_SOURCE = 100_000
 MAX_CONDITIONS = 100
 PREVIEW = 200
 HOG_THREADS = anyio.CapacityLimiter(4)  # programs running at once in this process
@@ -51,8 +51,8 @@ def _source(body: dict[str, Any], errors: Errors) -> str:
         errors["source"] = ["Not a valid string."]
     elif not source.strip():
         errors["source"] = ["This field may not be blank."]
-    elif len(source) > MAX_SOURCE:
-        errors["source"] = [f"Ensure this field has no more than {MAX_SOURCE} characters."]
+    elif len(source) > MAX_HOG_SOURCE:
+        errors["source"] = [f"Ensure this field has no more than {MAX_HOG_SOURCE} characters."]
     else:
         return source
     return ""

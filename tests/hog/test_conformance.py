@@ -69,6 +69,7 @@ PRINTS: list[tuple[str, str]] = [
     ("print(startsWith('hello', 'he'), substring('abcdef', 2, 3), substring('abcdef', 2))", "true bcd bcdef"),
     ("print(length(generateUUIDv4()))", "36"),
     ("print(f'{1} + {1} = {1 + 1}', f'it\\'s {1 > 0}')", "1 + 1 = 2 it's true"),
+    ("print(f'{upper('a')}-{concat('b', 'c')}', f'{ ['k'][1] }')", "A-bc k"),
     ("print('a' || 1 || true || null)", "a1true"),
     ("print(extract('abc123def', '[0-9]+'), extractRegex('key=value', 'key=(\\\\w+)'))", "123 value"),
     ("print(multiSearchAnyCaseInsensitive('Hello World', ['xyz', 'WORLD']))", "1"),

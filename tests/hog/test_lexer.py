@@ -40,6 +40,10 @@ def test_positions() -> None:
     ("let x := 1\n  /* never closed", "Unterminated comment", 2, 3),
     ("a # b", "Unexpected character '#'", 1, 3),
     (r"'\q'", "Unknown escape sequence \\q", 1, 2),
+    ("abc'", "Unterminated string", 1, 4),
+    ("x := " + "9" * 5000, "A number longer than 1000 characters", 1, 6),
+    ("'" + "\\'" * 100_000, "Unterminated string", 1, 1),  # read once, not searched again from every place
+    ("f'{'a' " + "{'x'" * 1000, "Unterminated string", 1, 1),
 ])
 def test_errors_say_where(source: str, message: str, line: int, column: int) -> None:
     with pytest.raises(HogSyntaxError) as error:
