@@ -104,7 +104,7 @@ class ExpressionCompiler:
 
     def expr_FString(self, node: a.FString) -> Expr:  # noqa: N802
         parts = self.expressions(node.parts)
-        return lambda frame: frame[RUNTIME].text("".join(to_string(p(frame)) for p in parts))
+        return lambda frame: frame[RUNTIME].joined([to_string(p(frame)) for p in parts])
 
     def expr_ArrayLiteral(self, node: a.ArrayLiteral) -> Expr:  # noqa: N802
         items = self.expressions(node.items)

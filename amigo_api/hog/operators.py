@@ -33,7 +33,7 @@ def binary_operation(op: str) -> Callable[[Runtime, Any, Any], Any]:
     if op in ARITHMETIC:
         return lambda runtime, x, y: runtime.arithmetic(op, x, y)
     if op == "||":
-        return lambda runtime, x, y: runtime.text(to_string(x) + to_string(y))
+        return lambda runtime, x, y: runtime.joined([to_string(x), to_string(y)])
     if op in ("==", "!="):
         negate = op == "!="
         return lambda runtime, x, y: equals(x, y) != negate

@@ -71,6 +71,17 @@ class Runtime:
         if self.memory > self.limits.memory_bytes:
             raise HogMemoryError()
 
+    def room_for(self, chars: int = 0, items: int = 0) -> None:
+        """Refuses, before anything is built, a string or an array larger than the limits allow."""
+        if chars > self.limits.string_chars or items > self.limits.array_items or \
+                self.memory + chars + UNIT_SIZE[list] * items > self.limits.memory_bytes:
+            raise HogMemoryError()
+
+    def joined(self, parts: list[str], separator: str = "") -> str:
+        """Strings put together, their size checked before they are."""
+        self.room_for(chars=sum(map(len, parts)) + len(separator) * max(0, len(parts) - 1))
+        return self.text(separator.join(parts))
+
     def text(self, value: str) -> str:
         if len(value) > self.limits.string_chars:
             raise HogMemoryError()
@@ -104,7 +115,7 @@ class Runtime:
 
     def arithmetic(self, op: str, left: Any, right: Any) -> Any:
         if op == "+" and isinstance(left, str) and isinstance(right, str):
-            return self.text(left + right)
+            return self.joined([left, right])
         if op == "*" and (isinstance(left, str | list) or isinstance(right, str | list)):
             raise HogRuntimeError("Cannot multiply a string or an array")
         try:

@@ -24,7 +24,7 @@ def _arg(args: list[Any], index: int) -> Any:
 
 
 def _print(runtime: Runtime, args: list[Any]) -> None:
-    runtime.output.append(runtime.text(" ".join(printed(a, nested=False) for a in args)))
+    runtime.output.append(runtime.joined([printed(a, nested=False) for a in args], " "))
 
 
 def _length(runtime: Runtime, args: list[Any]) -> int:
@@ -98,6 +98,23 @@ def _split(runtime: Runtime, args: list[Any]) -> Any:
     return runtime.array(parts[:most] if isinstance(most, int) and most > 0 else parts)
 
 
+def _replace(runtime: Runtime, args: list[Any], count: int) -> str | None:
+    text, old, new = _arg(args, 0), to_string(_arg(args, 1)), to_string(_arg(args, 2))
+    if text is None:
+        return None
+    text = to_string(text)
+    replaced = text.count(old) if count < 0 else min(1, text.count(old))
+    runtime.room_for(chars=len(text) + replaced * max(0, len(new) - len(old)))
+    return runtime.text(text.replace(old, new, count))
+
+
+def _grown(runtime: Runtime, value: Any) -> list[Any]:
+    """An array about to get one more item, refused first if that is more than the limit."""
+    items = _items(value)
+    runtime.room_for(items=len(items) + 1)
+    return items
+
+
 def _json_parse(runtime: Runtime, args: list[Any]) -> Any:
     """Invalid JSON is not a Hog error, as in PostHog's VM: `try/catch` does not catch it, and the run ends
     with "Unexpected error during evaluation" (guard with `isValidJSON`)."""
@@ -136,9 +153,9 @@ FUNCTIONS: dict[str, Function] = {
     "startsWith": lambda r, a: None if _arg(a, 0) is None else str(_arg(a, 0)).startswith(str(_arg(a, 1))),
     "substring": lambda r, a: None if _arg(a, 0) is None else str(_arg(a, 0))[
         max(int(_arg(a, 1)) - 1, 0):(None if _arg(a, 2) is None else max(int(_arg(a, 1)) - 1, 0) + int(_arg(a, 2)))],
-    "concat": lambda r, a: r.text("".join(to_string(x) for x in a)),
-    "replaceAll": lambda r, a: None if _arg(a, 0) is None else r.text(str(a[0]).replace(str(a[1]), str(a[2]))),
-    "replaceOne": lambda r, a: None if _arg(a, 0) is None else r.text(str(a[0]).replace(str(a[1]), str(a[2]), 1)),
+    "concat": lambda r, a: r.joined([to_string(x) for x in a]),
+    "replaceAll": lambda r, a: _replace(r, a, -1),
+    "replaceOne": lambda r, a: _replace(r, a, 1),
     "splitByString": _split,
     "empty": lambda r, a: _empty(_arg(a, 0)),
     "notEmpty": lambda r, a: not _empty(_arg(a, 0)),
@@ -150,14 +167,14 @@ FUNCTIONS: dict[str, Function] = {
     "values": lambda r, a: r.array(_items(_arg(a, 0))),
     "has": lambda r, a: isinstance(_arg(a, 0), list | tuple) and _arg(a, 1) in a[0],
     "indexOf": lambda r, a: next((i + 1 for i, x in enumerate(_arg(a, 0) or []) if x == _arg(a, 1)), 0),
-    "arrayPushBack": lambda r, a: r.array([*_items(_arg(a, 0)), _arg(a, 1)]),
-    "arrayPushFront": lambda r, a: r.array([_arg(a, 1), *_items(_arg(a, 0))]),
+    "arrayPushBack": lambda r, a: r.array([*_grown(r, _arg(a, 0)), _arg(a, 1)]),
+    "arrayPushFront": lambda r, a: r.array([_arg(a, 1), *_grown(r, _arg(a, 0))]),
     "arrayPopBack": lambda r, a: r.array(_items(_arg(a, 0))[:-1]),
     "arrayPopFront": lambda r, a: r.array(_items(_arg(a, 0))[1:]),
     "arraySort": lambda r, a: r.array(sorted(_items(_arg(a, 0)))),
     "arrayReverse": lambda r, a: r.array(_items(_arg(a, 0))[::-1]),
     "arrayReverseSort": lambda r, a: r.array(sorted(_items(_arg(a, 0)), reverse=True)),
-    "arrayStringConcat": lambda r, a: r.text(str(_arg(a, 1) or "").join(to_string(x) for x in _items(_arg(a, 0)))),
+    "arrayStringConcat": lambda r, a: r.joined([to_string(x) for x in _items(_arg(a, 0))], str(_arg(a, 1) or "")),
     "arrayMap": _higher("map"), "arrayFilter": _higher("filter"), "arrayExists": _higher("exists"),
     "arrayCount": _higher("count"), "arrayReduce": _reduce,
     "range": _range,

@@ -141,6 +141,11 @@ def test_errors(source: str, error: str) -> None:
     ("let f := null; f := n -> f(n + 1); return f(1)",
      "Runtime error: Maximum call stack depth (128) exceeded"),
     ("let s := 'xx'; while (true) { s := f'{s}{s}' }", "Memory limit exceeded"),
+    # 16,384 times a 16,384-character string: refused before it is built.
+    ("let s := 'x'; let i := 0; while (i < 14) { s := s || s; i := i + 1 }; return replaceAll(s, 'x', s)",
+     "Memory limit exceeded"),
+    ("let s := 'x'; let i := 0; while (i < 14) { s := s || s; i := i + 1 }; "
+     "return arrayStringConcat(arrayMap(x -> s, range(10000)), s)", "Memory limit exceeded"),
     ("let d := {}; let i := 0; while (true) { d[i] := i; i := i + 1 }", "Memory limit exceeded"),
     ("let all := []; while (true) { all := arrayPushBack(all, arrayMap(x -> x, range(100))) }",
      "Memory limit exceeded"),
