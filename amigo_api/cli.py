@@ -57,8 +57,8 @@ class Queue(StrEnum):
 
 @app.command()
 def worker(queue: Annotated[Queue, typer.Option(help=(
-        "`main`: the service's own workflows (SQL queries); `tools`: builds and runs of tool code, on hosts with "
-        "bubblewrap (scale these apart); `all`: both."))] = Queue.all) -> None:
+        "`main`: the service's own workflows (SQL queries, LLM analytics evaluation runs); `tools`: builds and runs "
+        "of tool code, on hosts with bubblewrap (scale these apart); `all`: both."))] = Queue.all) -> None:
     """Run the Temporal worker."""
     from amigo_api.workflows.worker import run_worker
 

@@ -95,6 +95,14 @@ class Settings(BaseSettings):
     # Give tool code the host's network (egress to anything the worker reaches, the database included unless
     # the network keeps it apart). Off: the sandbox has only its own loopback.
     tool_network: bool = False
+    # LLM analytics evaluation runs: their task queue, the judge's default model, and the trial: a provider key
+    # the operator pays for, used within each environment's trial quota (none by default: BYOK only).
+    llm_evaluations_task_queue: str = "llm-evaluations"
+    llm_judge_model: str = "gpt-5-mini"
+    llm_trial_api_key: str | None = None
+    llm_trial_base_url: str | None = None
+    # How often the worker looks for captured generations to match against enabled evaluations.
+    evaluation_dispatch_seconds: float = 0.2
     # Limits of one run of a Hog program (evaluations, test_hog).
     hog_timeout_seconds: float = 5.0
     hog_memory_mb: int = 64

@@ -28,6 +28,7 @@ async def batch(request: Request) -> JSONResponse:
         event_uuid = str(uuid.uuid4())
         docs.append({"_id": f"{ENVIRONMENT}/{event_uuid}", "org_id": ORG, "environment_id": ENVIRONMENT,
                      "uuid": event_uuid, "event": event["event"], "distinct_id": event["distinct_id"],
-                     "properties": event.get("properties", {}), "timestamp": now, "created_at": now})
+                     "properties": event.get("properties", {}), "timestamp": now, "created_at": now,
+                     **({"eval_pending": True} if event["event"] == "$ai_generation" else {})})
     await client[DATABASE]["events"].insert_many(docs, ordered=False)
     return JSONResponse({"status": "Ok"})

@@ -26,7 +26,9 @@ from amigo_api.tools.scaffold import ScaffoldRelease
 from tests.conftest import Caller
 from tests.gitcli import commit_all, git, remote_url
 from tests.live import start_api
+from tests.llmstub import LlmStub, llm_stub
 
+TRIAL_KEY = "sk-trial-operator-key-0123456789"
 # What the scaffold needs to build and test: pydantic and pytest (with everything they need).
 SCAFFOLD_PACKAGES = ["pydantic", "pytest"]
 
@@ -99,12 +101,21 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def llm() -> Iterator[LlmStub]:
+    with llm_stub() as stub:
+        yield stub
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings, llm: LlmStub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     temporal, address = start_temporal(tmp_path_factory.mktemp("temporal"))
     log_dir = tmp_path_factory.mktemp("logs")
     build_root = tmp_path_factory.mktemp("tool-builds")
     env = tool_env(settings, address, make_wheelhouse(tmp_path_factory.mktemp("wheels")), build_root,
                    f"tools-{uuid.uuid4().hex[:8]}")
+    # The LLM judge's trial is served by the stub, as an operator's provider key would be.
+    env.update(AMIGO_LLM_TRIAL_API_KEY=TRIAL_KEY, AMIGO_LLM_TRIAL_BASE_URL=llm.url,
+               AMIGO_LLM_EVALUATIONS_TASK_QUEUE=f"llm-evaluations-{uuid.uuid4().hex[:8]}")
     worker = start_worker(env, log_dir, "worker")
     api, url = start_api(settings, log_dir, "api-publish", AMIGO_RATE_LIMIT_SCALE="100", **env)
     try:

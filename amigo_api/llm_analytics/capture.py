@@ -25,6 +25,7 @@ MAX_DECOMPRESSED_BYTES = 200 * 1024 * 1024
 MAX_EVENTS = 10_000
 MAX_NAME = 400
 DUPLICATE_KEY = 11000
+GENERATION = "$ai_generation"
 
 
 class TooLarge(AmigoError):
@@ -135,9 +136,12 @@ def to_document(environment_id: int, raw: Any, sent_at: datetime | None, now: da
     if not isinstance(properties, dict):
         return Rejected(event_uuid, "`properties` must be an object.")
     properties = {k: v for k, v in properties.items() if k not in ("token", "api_key")}
-    return EventDocument(_id=f"{environment_id}/{event_uuid}", environment_id=environment_id, uuid=event_uuid,
-                         event=name, distinct_id=distinct_id, properties=properties,
-                         timestamp=event_time(raw, sent_at, now), created_at=now)
+    document = EventDocument(_id=f"{environment_id}/{event_uuid}", environment_id=environment_id, uuid=event_uuid,
+                             event=name, distinct_id=distinct_id, properties=properties,
+                             timestamp=event_time(raw, sent_at, now), created_at=now)
+    if name == GENERATION:
+        document["eval_pending"] = True  # for the evaluations: matched by the worker, never here (dispatcher.py)
+    return document
 
 
 async def store(org: OrgDb, docs: list[EventDocument]) -> None:

@@ -10,14 +10,14 @@ from fastapi.responses import JSONResponse
 
 from amigo_api.core.crypto import SecretBox
 from amigo_api.core.ratelimit import rate_limit
-from amigo_api.core.state import AppSettings, Secrets
+from amigo_api.core.state import AppSettings, Secrets, TemporalClient
+from amigo_api.llm_analytics import evaluation_runs, hog_testing, run_records
 from amigo_api.llm_analytics import evaluations as service
-from amigo_api.llm_analytics import hog_testing
 from amigo_api.llm_analytics import schemas as s
 from amigo_api.llm_analytics.auth import EnvironmentCaller, environment_access
 from amigo_api.llm_analytics.dataset_routes import Limit, Offset
 from amigo_api.llm_analytics.errors import FieldError
-from amigo_api.llm_analytics.resources import DEFAULT_LIMIT
+from amigo_api.llm_analytics.resources import DEFAULT_LIMIT, page
 from amigo_api.llm_analytics.routes import environment_route
 
 Reader = Annotated[EnvironmentCaller, Depends(environment_access("evaluation:read"))]
@@ -52,6 +52,13 @@ async def create_evaluation(body: s.EvaluationCreate, caller: Writer, names: Mod
     return await service.create_evaluation(caller, names, body)
 
 
+async def _json(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except ValueError as error:
+        raise FieldError(f"JSON parse error - {error}", None, "parse_error") from error
+
+
 @environment_route("/evaluations/test_hog/", methods=["POST"], operation_id="test-hog-evaluation",
                    summary="Try Hog source on recent generations", dependencies=READS,
                    responses={200: {"description": "One result per sampled generation"},
@@ -61,15 +68,43 @@ async def test_hog(request: Request, caller: Reader, settings: AppSettings) -> J
     days (`sample_count`, 1 to 10, default 5) that pass any of `conditions` (their property filters; the
     rollout is ignored). Nothing is saved. Each result has the verdict (`result`), what the program printed
     (`reasoning`), its `error`, and previews of the event's input and output."""
-    try:
-        body = json.loads(await request.body())
-    except ValueError as error:
-        raise FieldError(f"JSON parse error - {error}", None, "parse_error") from error
+    body = await _json(request)
     limits = hog_testing.limits_of(settings.hog_timeout_seconds, settings.hog_memory_mb)
     try:
         return JSONResponse(await hog_testing.dry_run(caller, body, limits))
     except hog_testing.HogTestRefusal as refusal:
         return JSONResponse({"error": refusal.error}, status_code=400)
+
+
+@environment_route("/evaluation_runs/", methods=["POST"], status_code=202, operation_id="create-evaluation-run",
+                   summary="Run an evaluation on one event", dependencies=WRITES,
+                   responses={202: {"description": "The run started: `workflow_id`, `evaluation`, `target_event_id`"},
+                              400: {"description": "`{\"error\": {field: [messages]}}`"},
+                              404: {"description": "`{\"error\": \"Evaluation <id> not found\"}` (or the event)"},
+                              500: {"description": "`{\"error\": \"Failed to start evaluation\"}`"}})
+async def create_evaluation_run(request: Request, caller: Writer, settings: AppSettings, client: TemporalClient
+                                ) -> JSONResponse:
+    """Starts `run-evaluation` on the event `target_event_id` (found by its uuid, `event`, default
+    `$ai_generation`, optional `distinct_id`, and the day of `timestamp`). The evaluation need not be enabled.
+    The result arrives as an `$ai_evaluation` event, and in `evaluations/{id}/runs/`."""
+    try:
+        return JSONResponse(await evaluation_runs.run_now(caller, client, settings, await _json(request)),
+                            status_code=202)
+    except evaluation_runs.RunRefusal as refusal:
+        return JSONResponse({"error": refusal.error}, status_code=refusal.status)
+
+
+@environment_route("/evaluations/{evaluation_id}/runs/", methods=["GET"], operation_id="list-evaluation-runs",
+                   response_model=s.Page[s.EvaluationRunOut], summary="Recent runs of an evaluation",
+                   dependencies=READS)
+async def list_evaluation_runs(request: Request, evaluation_id: str, caller: Reader, limit: Limit = DEFAULT_LIMIT,
+                               offset: Offset = 0) -> dict[str, Any]:
+    """An extension of PostHog's API: the evaluation's runs, newest first: `started`, then `completed` with the
+    verdict, `skipped` with `skip_reason`, or `failed` with `message`."""
+    evaluation = await service.evaluations.get(caller, evaluation_id, include_deleted=True)
+    query = run_records.runs_of(caller.org, caller.environment["_id"], evaluation["_id"])
+    return await page(request, caller.org.db[run_records.RUNS], query, run_records.SORT, limit, offset,
+                      run_records.render)
 
 
 @environment_route("/evaluations/{evaluation_id}/", methods=["GET"], operation_id="retrieve-evaluation",

@@ -3,7 +3,7 @@
 key hashes are looked up there. Events live in the owning organization's database."""
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
@@ -49,6 +49,7 @@ class EventDocument(TypedDict):
     properties: dict[str, Any]
     timestamp: datetime
     created_at: datetime
+    eval_pending: NotRequired[bool]  # a generation not yet matched against the evaluations (dispatcher.py)
 
 
 class EventRepository(TypedRepository[EventDocument]):
@@ -56,7 +57,8 @@ class EventRepository(TypedRepository[EventDocument]):
     indexes = [IndexModel([("org_id", ASCENDING), ("environment_id", ASCENDING), ("event", ASCENDING),
                            ("timestamp", DESCENDING)], name="event_environment_event_time"),
                IndexModel([("org_id", ASCENDING), ("environment_id", ASCENDING), ("uuid", ASCENDING)],
-                          name="event_environment_uuid")]
+                          name="event_environment_uuid"),
+               IndexModel([("eval_pending", ASCENDING)], name="event_eval_pending")]
 
 
 async def ensure_infra_indexes(infra: AsyncDatabase[Document]) -> None:

@@ -238,3 +238,20 @@ class EvaluationConfigOut(ContractModel):
     active_provider_key: ProviderKeyOut | None
     created_at: datetime
     updated_at: datetime
+
+
+class EvaluationRunOut(ContractModel):
+    """A run of an evaluation (an extension of PostHog's API)."""
+
+    id: str = Field(description="The run's workflow id.")
+    evaluation_id: str
+    target_event_id: str
+    trigger: Literal["manual", "automatic"]
+    status: Literal["started", "completed", "skipped", "failed"]
+    verdict: bool | None
+    applicable: bool | None
+    reasoning: str | None
+    skip_reason: str | None
+    message: str | None
+    started_at: datetime
+    finished_at: datetime | None

@@ -11,6 +11,7 @@ from amigo_api.core.clock import utcnow
 from amigo_api.core.crypto import hash_api_key_secret
 from amigo_api.core.db import Document, OrgDb
 from amigo_api.core.errors import NotFound
+from amigo_api.llm_analytics import run_records
 from amigo_api.llm_analytics import schemas as s
 from amigo_api.llm_analytics.repository import (
     ENVIRONMENTS,
@@ -30,6 +31,7 @@ ENVIRONMENT_NAMESPACE = uuid.UUID("6f1c5a39-0d2e-4c51-9b7e-5a0e3c2d9f11")
 
 async def ensure_indexes(db: Any) -> None:
     await EventRepository.ensure_indexes(db)
+    await run_records.ensure_indexes(db)
     for collection in ("llm_datasets", "llm_dataset_items", "llm_evaluations", "llm_provider_keys"):
         await db[collection].create_index([("org_id", 1), ("environment_id", 1), ("deleted", 1), ("created_at", -1)],
                                           name="environment_recent")

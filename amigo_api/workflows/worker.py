@@ -18,6 +18,9 @@ from temporalio.worker import Worker
 from amigo_api import domains  # noqa: F401  (the SQL tables every domain declares)
 from amigo_api.admin.sql.activities import mark_sql_query_failed, run_sql_query
 from amigo_api.admin.sql.workflow import SqlQueryWorkflow
+from amigo_api.llm_analytics.dispatcher import Dispatcher
+from amigo_api.llm_analytics.run_activities import EvaluationActivities, EvaluationContext
+from amigo_api.llm_analytics.run_workflow import RunEvaluationWorkflow
 from amigo_api.sandbox.confinement import SandboxUnavailable, check_bubblewrap
 from amigo_api.settings import Settings
 from amigo_api.tools.activity_support import WorkerContext
@@ -41,11 +44,13 @@ async def connect(settings: Settings) -> Client:
 SHUTDOWN_SECONDS = 5
 
 
-def _workers(client: Client, settings: Settings, *, main: bool, tool_context: WorkerContext | None
-             ) -> list[Worker]:
+def _workers(client: Client, settings: Settings, *, evaluation_context: EvaluationContext | None,
+             tool_context: WorkerContext | None) -> list[Worker]:
     queues: list[tuple[str, list[Any], list[Callable[..., Any]]]] = []
-    if main:
+    if evaluation_context is not None:
         queues.append((settings.temporal_task_queue, WORKFLOWS, ACTIVITIES))
+        queues.append((settings.llm_evaluations_task_queue, [RunEvaluationWorkflow],
+                       EvaluationActivities(evaluation_context).all()))
     if tool_context is not None:
         tool_activities = PublishActivities(tool_context).all() + RunActivities(tool_context).all()
         queues.append((settings.tool_task_queue, TOOL_WORKFLOWS, tool_activities))
@@ -55,12 +60,14 @@ def _workers(client: Client, settings: Settings, *, main: bool, tool_context: Wo
 
 
 async def run_worker(settings: Settings, *, main: bool = True, tools: bool = True) -> None:
-    """Serve the main task queue, the tools task queue, or both, until a signal stops the process."""
+    """Serve the main task queues (with LLM analytics evaluations and their dispatcher), the tools task queue, or
+    both, until a signal stops the process."""
     client = await connect(settings)
     if tools:
         _check_sandbox(settings)
     tool_context = WorkerContext(settings) if tools else None
-    workers = _workers(client, settings, main=main, tool_context=tool_context)
+    evaluation_context = EvaluationContext(settings) if main else None
+    workers = _workers(client, settings, evaluation_context=evaluation_context, tool_context=tool_context)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -68,8 +75,13 @@ async def run_worker(settings: Settings, *, main: bool = True, tools: bool = Tru
     async with contextlib.AsyncExitStack() as running:
         if tool_context is not None:
             running.push_async_callback(tool_context.close)
+        if evaluation_context is not None:
+            running.push_async_callback(evaluation_context.close)
         for worker in workers:
             await running.enter_async_context(worker)
+        if evaluation_context is not None:
+            dispatcher = asyncio.create_task(Dispatcher(evaluation_context.clusters, client, settings).run(stop))
+            running.push_async_callback(lambda: asyncio.wait_for(dispatcher, timeout=SHUTDOWN_SECONDS))
         log.info("worker_started", task_queues=[w.task_queue for w in workers], address=settings.temporal_address)
         await stop.wait()
     log.info("worker_stopped")
