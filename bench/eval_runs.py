@@ -67,7 +67,7 @@ class Api:
 
 def runs_per_second(api: Api, mongo_uri: str) -> float:
     environment_id, token = api.environment("throughput", 1)
-    events = MongoClient(mongo_uri).get_default_database()["events"]
+    events = MongoClient(mongo_uri)[Settings().database_name]["events"]
     started = time.monotonic()
     for first in range(0, RUNS, BATCH):
         api.http.post("/batch/", json={"api_key": token, "batch": [generation(i) for i in range(first, first + BATCH)]}

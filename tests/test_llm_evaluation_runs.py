@@ -27,7 +27,7 @@ GENERATION_INPUT = [{"role": "user", "content": "What is 2 + 2?"}]
 @pytest.fixture(scope="module")
 def db(settings: Settings) -> Iterator[Database[dict[str, Any]]]:
     client: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_uri)
-    yield client.get_default_database()
+    yield client[settings.database_name]
     client.close()
 
 
@@ -175,7 +175,7 @@ async def test_provider_failures_map_to_run_and_key_states(env: Environment, llm
     run = await env.ended(evaluation, await env.run(evaluation, event))
     assert run["status"] == status and not evaluation_events(db, event)
     key = db["llm_provider_keys"].find_one({"_id": key_id})
-    assert key is not None and key["state"] == key_state
+    assert key is not None and key["state"] == key_state, run["message"]
     assert "sk-byok-secret" not in str(key["error_message"]) and "sk-byok-secret" not in str(run["message"])
     stored = (await env.http.get(f"{env.base}/evaluations/{evaluation['id']}/", headers=env.key)).json()
     assert stored["status_reason"] == reason

@@ -2,6 +2,7 @@
 the LLM judge, and the end (the `$ai_evaluation` event of a completed run, through the same code as captured
 events, and the run's record). Each reads what it needs by id."""
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable
@@ -192,16 +193,14 @@ async def judge_call(client: httpx.AsyncClient, key: judging.JudgeKey, system: s
     async def beat() -> None:
         while True:
             activity.heartbeat()
-            await anyio.sleep(1)
+            await asyncio.sleep(1)
 
-    async with anyio.create_task_group() as group:
-        group.start_soon(beat)
-        try:
-            completion = await providers.complete(client, key.provider, key.base_url, key.api_key, key.model, system,
-                                                  user, judge.schema(allows_na))
-        finally:
-            group.cancel_scope.cancel()
-    return completion
+    beating = asyncio.create_task(beat())
+    try:
+        return await providers.complete(client, key.provider, key.base_url, key.api_key, key.model, system, user,
+                                        judge.schema(allows_na))
+    finally:
+        beating.cancel()
 
 
 def evaluation_properties(end: RunEnd) -> dict[str, Any]:
