@@ -30,7 +30,7 @@ from amigo_api.devstack import ChildProcess, start_mongo, start_temporal, wait_u
 from amigo_api.settings import Settings
 
 ORG = "bench"
-RUNS = 2000
+RUNS = int(os.environ.get("BENCH_RUNS", "2000"))
 BATCH = 100
 TARGET = 50
 INGEST_TARGET = 0.9
@@ -98,10 +98,10 @@ def ingest_ratio(api: Api, work: Path) -> float:
                                  f'wrk.body = io.open("{work / f"{count}.json"}"):read("*a")\n')
     url = f"{api.http.base_url}/batch/"
     for script in scripts.values():
-        wrk(url, {}, seconds=2, script=script)
+        wrk(url, {}, seconds=2, script=script, timeout_seconds=30)
     for number in range(WRK_ROUNDS):
         for name, script in scripts.items():
-            rates[name].append(wrk(url, {}, script=script).requests_per_second * BATCH)
+            rates[name].append(wrk(url, {}, script=script, timeout_seconds=30).requests_per_second * BATCH)
         print(f"round {number + 1}: " + ", ".join(f"{n} {r[-1]:.0f} events/s" for n, r in rates.items()), flush=True)
     return mean(rates["20 evaluations"]) / mean(rates["none"])
 

@@ -132,11 +132,13 @@ class WrkRound:
     p99_ms: float
 
 
-def wrk(url: str, headers: dict[str, str], seconds: int = WRK_SECONDS, script: Path | None = None) -> WrkRound:
-    """One wrk run (`script`: a Lua script, e.g. for POST bodies); every answer must be 2xx."""
+def wrk(url: str, headers: dict[str, str], seconds: int = WRK_SECONDS, script: Path | None = None,
+        timeout_seconds: int = 2) -> WrkRound:
+    """One wrk run (`script`: a Lua script, e.g. for POST bodies); every answer must be 2xx, and in time."""
     if shutil.which("wrk") is None:
         raise SystemExit("This benchmark needs wrk: apt-get install wrk")
-    args = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--latency", url]
+    args = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", f"--timeout={timeout_seconds}s",
+            "--latency", url]
     if script is not None:
         args += ["-s", str(script)]
     for name, value in headers.items():
@@ -145,6 +147,9 @@ def wrk(url: str, headers: dict[str, str], seconds: int = WRK_SECONDS, script: P
     refused = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if refused:
         raise RuntimeError(f"{url} answered {refused.group(1)} requests with an error:\n{output}")
+    timeouts = re.search(r"Socket errors: .*timeout (\d+)", output)
+    if timeouts and int(timeouts.group(1)):
+        raise RuntimeError(f"{url} did not answer {timeouts.group(1)} requests within {timeout_seconds} s:\n{output}")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
 
     def percentile(p: int) -> float:

@@ -122,11 +122,18 @@ def start_mongo(data_dir: Path, port: int | None = None, host: str = "127.0.0.1"
     return child, mongo_uri(host, port)
 
 
+# The dev server's SQLite in WAL mode without a sync per write (a crash of the machine, not of the process, can
+# lose its last moments), and eager workflow start (a run started by a worker's own process goes straight to it):
+# each more than doubles the runs per second on a small machine.
+DEV_SERVER_TUNING = ("--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=off",
+                     "--dynamic-config-value", "system.enableEagerWorkflowStart=true")
+
+
 def start_temporal(data_dir: Path, port: int | None = None, host: str = "127.0.0.1") -> tuple[ChildProcess, str]:
     port = port or free_port(host)
     child = ChildProcess("temporal", [
         _executable("temporal"), "server", "start-dev", "--ip", host, "--port", str(port), "--headless",
-        "--db-filename", str(data_dir / "temporal.sqlite"), "--log-level", "warn",
+        "--db-filename", str(data_dir / "temporal.sqlite"), *DEV_SERVER_TUNING, "--log-level", "warn",
         "--http-port", str(free_port(host)), "--metrics-port", str(free_port(host)),
     ], data_dir / "logs" / "temporal.log")
     child.start()

@@ -106,7 +106,8 @@ class Dispatcher:
         async def start(job: RunJob, evaluation_type: str) -> None:
             async with limit:
                 await start_run(self.client, self.settings, job,
-                                workflow_id(evaluation_type, job.evaluation_id, job.event_uuid, manual=False))
+                                workflow_id(evaluation_type, job.evaluation_id, job.event_uuid, manual=False),
+                                eager=True)
         await asyncio.gather(*(start(job, kind) for job, kind in jobs))
         await db[EventRepository.collection_name].update_many({"_id": {"$in": [e["_id"] for e in events]}},
                                                               {"$unset": {PENDING: ""}})

@@ -38,12 +38,15 @@ def workflow_id(evaluation_type: str, evaluation_id: str, event_uuid: str, manua
     return f"{base}-manual-{int(time.time() * 1000)}" if manual else base
 
 
-async def start_run(client: Client, settings: Settings, job: RunJob, run_id: str) -> bool:
-    """False when a run of that id was started already (an automatic run asked for twice)."""
+async def start_run(client: Client, settings: Settings, job: RunJob, run_id: str, eager: bool = False) -> bool:
+    """False when a run of that id was started already (an automatic run asked for twice). `eager`: from a
+    process that also serves the task queue (the worker's dispatcher), the run's first task comes back with the
+    start, skipping a round trip through the queue, where the server allows it."""
     try:
         await client.start_workflow(RunEvaluationWorkflow.run, job, id=run_id,
                                     task_queue=settings.llm_evaluations_task_queue, task_timeout=TASK_TIMEOUT,
-                                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+                                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                                    request_eager_start=eager)
     except WorkflowAlreadyStartedError:
         return False
     return True

@@ -27,10 +27,11 @@ from amigo_api.hog.lexer import HogSyntaxError
 from amigo_api.hog.runtime import Limits
 from amigo_api.llm_analytics import capture, judge, judging, providers, run_records
 from amigo_api.llm_analytics.evaluations import EVALUATIONS
-from amigo_api.llm_analytics.repository import EventRepository
-from amigo_api.llm_analytics.run_workflow import RunEnd, RunJob
+from amigo_api.llm_analytics.repository import EventDocument, EventRepository
+from amigo_api.llm_analytics.run_workflow import HogJob, RunEnd, RunJob
 from amigo_api.settings import Settings
 
+HOG_FIELDS = ("_id", "name", "evaluation_type", "evaluation_config", "output_config")
 EVALUATION_EVENTS = uuid.UUID("0b6f4c7e-2d1a-4f36-9a57-3c1e8f5d2a90")  # the namespace of `$ai_evaluation` uuids
 
 
@@ -102,15 +103,21 @@ class EvaluationActivities:
 
     @activity.defn(name="prepare_run")
     async def prepare_run(self, job: RunJob) -> dict[str, Any]:
+        """The evaluation; a Hog program's comes back with it (not read twice), a judge's run is recorded as
+        started (it may take a while)."""
         org = await self.context.org(job.org_id)
         evaluation = await self._evaluation(org, job)
+        brief = {"evaluation_type": evaluation["evaluation_type"], "name": evaluation["name"]}
+        if evaluation["evaluation_type"] == "hog":
+            return {**brief, "evaluation": {k: evaluation.get(k) for k in HOG_FIELDS}}
         await run_records.started(org, _workflow_id(), job)
-        return {"evaluation_type": evaluation["evaluation_type"], "name": evaluation["name"]}
+        return brief
 
     @activity.defn(name="execute_hog_eval")
-    async def execute_hog_eval(self, job: RunJob) -> dict[str, Any]:
+    async def execute_hog_eval(self, hog: HogJob) -> dict[str, Any]:
+        job, evaluation = hog.job, hog.evaluation
         org = await self.context.org(job.org_id)
-        evaluation, event = await self._evaluation(org, job), await self._event(org, job)
+        event = await self._event(org, job)
         common = self._common(evaluation, event)
         try:
             program = await anyio.to_thread.run_sync(_compiled, evaluation)
@@ -122,7 +129,7 @@ class EvaluationActivities:
                                                      self.context.limits)
             message = verdict.error or ""
         if verdict is None or verdict.error is not None:
-            await judging.set_status(org, evaluation, "hog_error")
+            await judging.set_status(org, {"_id": job.evaluation_id}, "hog_error")
             return {**common, "skipped": True, "skip_reason": "hog_error", "message": message}
         return {**common, "verdict": verdict.verdict, "reasoning": verdict.reasoning,
                 "applicable": verdict.applicable}
@@ -173,18 +180,8 @@ class EvaluationActivities:
     async def finish_run(self, end: RunEnd) -> None:
         org = await self.context.org(end.job.org_id)
         if end.status == "completed":
-            await self._emit(org, end)
+            await capture.store(org, [evaluation_event(end, _workflow_id())])
         await run_records.ended(org, _workflow_id(), end)
-
-    async def _emit(self, org: OrgDb, end: RunEnd) -> None:
-        """The `$ai_evaluation` event (reference §5.4), with a uuid fixed by the run: emitted twice, stored once."""
-        outcome, now = end.outcome, utcnow()
-        raw = {"event": "$ai_evaluation", "distinct_id": outcome["target"]["distinct_id"],
-               "uuid": str(uuid.uuid5(EVALUATION_EVENTS, _workflow_id())), "timestamp": now.isoformat(),
-               "properties": evaluation_properties(end)}
-        document = capture.to_document(end.job.environment_id, raw, None, now)
-        assert not isinstance(document, capture.Rejected)  # built from stored, valid events
-        await capture.store(org, [document])
 
 
 async def judge_call(client: httpx.AsyncClient, key: judging.JudgeKey, system: str, user: str, allows_na: bool
@@ -201,6 +198,18 @@ async def judge_call(client: httpx.AsyncClient, key: judging.JudgeKey, system: s
                                         judge.schema(allows_na))
     finally:
         beating.cancel()
+
+
+def evaluation_event(end: RunEnd, workflow_id: str) -> EventDocument:
+    """The `$ai_evaluation` event (reference §5.4), stored as captured events are, with a uuid fixed by the run:
+    emitted twice, stored once."""
+    now = utcnow()
+    raw = {"event": "$ai_evaluation", "distinct_id": end.outcome["target"]["distinct_id"],
+           "uuid": str(uuid.uuid5(EVALUATION_EVENTS, workflow_id)), "timestamp": now.isoformat(),
+           "properties": evaluation_properties(end)}
+    document = capture.to_document(end.job.environment_id, raw, None, now)
+    assert not isinstance(document, capture.Rejected)  # built from stored, valid events
+    return document
 
 
 def evaluation_properties(end: RunEnd) -> dict[str, Any]:

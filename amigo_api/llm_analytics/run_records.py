@@ -20,20 +20,26 @@ async def ensure_indexes(db: Any) -> None:
                                 name="evaluation_runs_recent")
 
 
+def _identity(job: RunJob) -> Document:
+    return {"environment_id": job.environment_id, "evaluation_id": job.evaluation_id,
+            "target_event_id": job.event_uuid, "trigger": job.trigger, "started_at": utcnow()}
+
+
 async def started(org: OrgDb, workflow_id: str, job: RunJob) -> None:
-    """Once per run: a workflow task that runs again does not start the record over."""
+    """For runs that take a while (the LLM judge): once, so a workflow task that runs again does not start the
+    record over. A Hog run is recorded once, when it ends."""
     await org.db[RUNS].update_one({"_id": workflow_id, "org_id": org.org_id}, {"$setOnInsert": {
-        "environment_id": job.environment_id, "evaluation_id": job.evaluation_id, "target_event_id": job.event_uuid,
-        "trigger": job.trigger, "status": "started", "verdict": None, "applicable": None, "reasoning": None,
-        "skip_reason": None, "message": None, "started_at": utcnow(), "finished_at": None}}, upsert=True)
+        **_identity(job), "status": "started", "verdict": None, "applicable": None, "reasoning": None,
+        "skip_reason": None, "message": None, "finished_at": None}}, upsert=True)
 
 
 async def ended(org: OrgDb, workflow_id: str, end: RunEnd) -> None:
-    outcome = end.outcome
-    await org.db[RUNS].update_one({"_id": workflow_id, "org_id": org.org_id}, {"$set": {
-        "status": end.status, "verdict": outcome.get("verdict"), "applicable": outcome.get("applicable"),
-        "reasoning": outcome.get("reasoning"), "skip_reason": outcome.get("skip_reason"),
-        "message": outcome.get("message"), "finished_at": utcnow()}})
+    await org.db[RUNS].update_one({"_id": workflow_id, "org_id": org.org_id}, {
+        "$setOnInsert": _identity(end.job),
+        "$set": {"status": end.status, "verdict": end.outcome.get("verdict"),
+                 "applicable": end.outcome.get("applicable"), "reasoning": end.outcome.get("reasoning"),
+                 "skip_reason": end.outcome.get("skip_reason"), "message": end.outcome.get("message"),
+                 "finished_at": utcnow()}}, upsert=True)
 
 
 SORT = [("started_at", DESCENDING), ("_id", DESCENDING)]

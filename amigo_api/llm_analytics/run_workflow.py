@@ -34,6 +34,12 @@ class RunJob:
 
 
 @dataclass
+class HogJob:
+    job: RunJob
+    evaluation: dict[str, Any]  # what the program needs: name, type, configs (no secrets)
+
+
+@dataclass
 class RunEnd:
     job: RunJob
     status: str  # "completed", "skipped" or "failed"
@@ -56,7 +62,8 @@ class RunEvaluationWorkflow:
         try:
             if brief["evaluation_type"] == "hog":  # deterministic: never tried twice
                 outcome: dict[str, Any] = await workflow.execute_local_activity(
-                    "execute_hog_eval", job, start_to_close_timeout=QUICK, retry_policy=RetryPolicy(maximum_attempts=1))
+                    "execute_hog_eval", HogJob(job, brief["evaluation"]), start_to_close_timeout=QUICK,
+                    retry_policy=RetryPolicy(maximum_attempts=1))
             else:
                 outcome = await workflow.execute_activity(
                     "execute_llm_judge", job, start_to_close_timeout=JUDGE_TIMEOUT, heartbeat_timeout=JUDGE_HEARTBEAT,
