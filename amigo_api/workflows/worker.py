@@ -2,7 +2,9 @@
 
 import asyncio
 import contextlib
+import os
 import signal
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -42,6 +44,7 @@ async def connect(settings: Settings) -> Client:
 
 # Running activities get this long to finish on SIGTERM; Temporal retries what they leave.
 SHUTDOWN_SECONDS = 5
+EXIT_GRACE_SECONDS = 1
 
 
 def _workers(client: Client, settings: Settings, *, evaluation_context: EvaluationContext | None,
@@ -79,12 +82,29 @@ async def run_worker(settings: Settings, *, main: bool = True, tools: bool = Tru
             running.push_async_callback(evaluation_context.close)
         for worker in workers:
             await running.enter_async_context(worker)
+        # On the way out, every queue's worker stops at once (each may wait for its graceful shutdown).
+        running.push_async_callback(lambda: asyncio.gather(*(w.shutdown() for w in workers)))
         if evaluation_context is not None:
+            # Stopped at once: a batch cut short is matched again by the next worker, and its runs, named by
+            # evaluation and event, are not started twice.
             dispatcher = asyncio.create_task(Dispatcher(evaluation_context.clusters, client, settings).run(stop))
-            running.push_async_callback(lambda: asyncio.wait_for(dispatcher, timeout=SHUTDOWN_SECONDS))
+            running.callback(dispatcher.cancel)
         log.info("worker_started", task_queues=[w.task_queue for w in workers], address=settings.temporal_address)
         await stop.wait()
+        _exit_after(SHUTDOWN_SECONDS + EXIT_GRACE_SECONDS)
     log.info("worker_stopped")
+
+
+def _exit_after(seconds: float) -> None:
+    """A worker whose Temporal server went away with it (a stack stopped as a whole) can wait on it forever while
+    shutting down: past the graceful time, the process ends anyway. Temporal gives whatever it left to another
+    worker."""
+    def leave() -> None:
+        log.warning("worker_shutdown_timed_out", seconds=seconds)
+        os._exit(0)
+    timer = threading.Timer(seconds, leave)
+    timer.daemon = True
+    timer.start()
 
 
 def _check_sandbox(settings: Settings) -> None:
