@@ -64,15 +64,6 @@ class LlmStub:
                      "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}}
 
 
-def reply_json(handler: BaseHTTPRequestHandler, status: int, answer: Any) -> None:
-    payload = json.dumps(answer).encode()
-    handler.send_response(status)
-    handler.send_header("content-type", "application/json")
-    handler.send_header("content-length", str(len(payload)))
-    handler.end_headers()
-    handler.wfile.write(payload)
-
-
 @contextmanager
 def llm_stub() -> Iterator[LlmStub]:
     stub = LlmStub()
@@ -81,7 +72,12 @@ def llm_stub() -> Iterator[LlmStub]:
         def do_POST(self) -> None:  # noqa: N802 - the http.server API
             raw = self.rfile.read(int(self.headers.get("content-length", 0)))
             status, answer = stub.answer(self.path, {k.lower(): v for k, v in self.headers.items()}, json.loads(raw))
-            reply_json(self, status, answer)
+            payload = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
 
         def log_message(self, *_: Any) -> None:
             return

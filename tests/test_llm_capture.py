@@ -19,7 +19,6 @@ from amigo_api.llm_analytics.capture import MAX_BODY_BYTES, MAX_DECOMPRESSED_BYT
 from amigo_api.settings import Settings
 from tests.conftest import Caller
 from tests.live import live_api, status_after_partial_body
-from tests.llmstub import reply_json
 
 COMPLETION = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1767225600, "model": "stub-model",
               "choices": [{"index": 0, "finish_reason": "stop",
@@ -30,7 +29,12 @@ COMPLETION = {"id": "chatcmpl-1", "object": "chat.completion", "created": 176722
 class _Stub(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - the http.server API
         self.rfile.read(int(self.headers.get("content-length", 0)))
-        reply_json(self, 200, COMPLETION)
+        payload = json.dumps(COMPLETION).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
     def log_message(self, *_: Any) -> None:
         return

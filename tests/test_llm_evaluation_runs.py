@@ -3,6 +3,8 @@ captured through `/batch/`, and an LLM provider stub on loopback (tests/llmstub.
 
 import asyncio
 import hashlib
+import os
+import signal
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,7 +19,7 @@ from amigo_api.settings import Settings
 from tests.conftest import Caller
 from tests.llm import environment_with_key
 from tests.llmstub import LlmStub
-from tests.toolstack import TRIAL_KEY, Stack, kill_worker, start_worker
+from tests.toolstack import TRIAL_KEY, Stack, start_worker
 
 GENERATION_INPUT = [{"role": "user", "content": "What is 2 + 2?"}]
 
@@ -250,7 +252,9 @@ async def test_a_worker_killed_mid_judgement_is_replaced(env: Environment, llm: 
         await asyncio.sleep(0.05)
     else:
         raise AssertionError("the judge was never called")
-    kill_worker(stack)
+    assert stack.worker.process is not None
+    os.kill(stack.worker.process.pid, signal.SIGKILL)
+    stack.worker.process.wait()
     stack.worker = start_worker(stack.env, stack.log_dir, "worker-after-judge-kill")
     run = await env.ended(evaluation, run_id, seconds=120)
     assert run["status"] == "completed"

@@ -184,13 +184,6 @@ def sandboxes(build_root: Path) -> list[int]:
     return found
 
 
-def kill_worker(stack: Stack) -> None:
-    """SIGKILL: the worker gets no chance to finish or hand back anything."""
-    assert stack.worker.process is not None
-    os.kill(stack.worker.process.pid, signal.SIGKILL)
-    stack.worker.process.wait()
-
-
 async def kill_worker_mid_run(stack: Stack, replacement: str) -> list[int]:
     """Once a sandbox of the stack runs, SIGKILL the worker and, once its sandboxes are gone (they die with it),
     start another, as a supervisor would. Returns the sandboxes still running when the replacement started."""
@@ -200,7 +193,9 @@ async def kill_worker_mid_run(stack: Stack, replacement: str) -> list[int]:
         await asyncio.sleep(0.05)
     else:
         raise AssertionError("no run started in the sandbox")
-    kill_worker(stack)
+    assert stack.worker.process is not None
+    os.kill(stack.worker.process.pid, signal.SIGKILL)
+    stack.worker.process.wait()
     for _ in range(100):
         if not sandboxes(stack.build_root):
             break
