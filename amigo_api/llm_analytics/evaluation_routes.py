@@ -69,7 +69,7 @@ async def test_hog(request: Request, caller: Reader, settings: AppSettings) -> J
     rollout is ignored). Nothing is saved. Each result has the verdict (`result`), what the program printed
     (`reasoning`), its `error`, and previews of the event's input and output."""
     body = await _json(request)
-    limits = hog_testing.limits_of(settings.hog_timeout_seconds, settings.hog_memory_mb)
+    limits = hog_testing.limits_of(settings)
     try:
         return JSONResponse(await hog_testing.dry_run(caller, body, limits))
     except hog_testing.HogTestRefusal as refusal:

@@ -8,7 +8,7 @@ from fastapi import Request
 
 from amigo_api.core.clock import utcnow
 from amigo_api.core.crypto import SecretBox
-from amigo_api.core.db import Document
+from amigo_api.core.db import Document, OrgDb
 from amigo_api.core.errors import InvalidRequest, NotFound
 from amigo_api.core.sql_tables import SqlTable, register_table
 from amigo_api.hog.bytecode import FORMAT_VERSION, compile_source
@@ -221,15 +221,20 @@ async def delete_provider_key(caller: EnvironmentCaller, key_id: str) -> None:
                                                         {"$set": {"active_provider_key": None}})
 
 
-async def evaluation_config(caller: EnvironmentCaller) -> dict[str, Any]:
-    """Get or create the environment's config (trial quota and active key)."""
+async def stored_config(org: OrgDb, environment_id: int) -> Document:
+    """Get or create an environment's config (trial quota and active key)."""
+    scope = {"org_id": org.org_id, "environment_id": environment_id, "_id": str(environment_id)}
     now = utcnow()
-    await caller.org.db[EVALUATION_CONFIGS].update_one(
-        _scope(caller, _id=f"{caller.environment['_id']}"),
-        {"$setOnInsert": {"trial_eval_limit": TRIAL_EVAL_LIMIT, "trial_evals_used": 0, "active_provider_key": None,
-                          "created_at": now, "updated_at": now}}, upsert=True)
-    doc = await caller.org.db[EVALUATION_CONFIGS].find_one(_scope(caller, _id=f"{caller.environment['_id']}"))
-    assert doc is not None
+    await org.db[EVALUATION_CONFIGS].update_one(scope, {"$setOnInsert": {
+        "trial_eval_limit": TRIAL_EVAL_LIMIT, "trial_evals_used": 0, "active_provider_key": None, "created_at": now,
+        "updated_at": now}}, upsert=True)
+    doc = await org.db[EVALUATION_CONFIGS].find_one(scope)
+    assert doc is not None  # upserted above
+    return dict(doc)
+
+
+async def evaluation_config(caller: EnvironmentCaller) -> dict[str, Any]:
+    doc = await stored_config(caller.org, caller.environment["_id"])
     key = await find_provider_key(caller, doc["active_provider_key"]) if doc["active_provider_key"] else None
     return {"trial_eval_limit": doc["trial_eval_limit"], "trial_evals_used": doc["trial_evals_used"],
             "trial_evals_remaining": max(0, doc["trial_eval_limit"] - doc["trial_evals_used"]),

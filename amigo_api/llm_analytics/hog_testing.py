@@ -17,6 +17,7 @@ from amigo_api.hog.runtime import Limits
 from amigo_api.llm_analytics.auth import EnvironmentCaller
 from amigo_api.llm_analytics.evaluation_rules import MAX_HOG_SOURCE
 from amigo_api.llm_analytics.text import flatten
+from amigo_api.settings import Settings
 
 RECENT = timedelta(days=7)
 SCANNED = 2_000  # the most recent generations looked at for the conditions
@@ -167,6 +168,7 @@ async def dry_run(caller: EnvironmentCaller, body: Any, limits: Limits) -> dict[
     return {"results": results} if results else {"results": [], "message": NO_EVENTS}
 
 
-def limits_of(timeout_seconds: float, memory_mb: int) -> Limits:
-    return Limits(timeout_seconds=timeout_seconds, memory_bytes=memory_mb * 1024 * 1024)
+def limits_of(settings: Settings) -> Limits:
+    """One run's Hog limits (test_hog and evaluation runs)."""
+    return Limits(timeout_seconds=settings.hog_timeout_seconds, memory_bytes=settings.hog_memory_mb * 1024 * 1024)
 

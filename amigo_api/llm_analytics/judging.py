@@ -20,7 +20,7 @@ from amigo_api.llm_analytics.evaluations import (
     EVALUATION_CONFIGS,
     EVALUATIONS,
     PROVIDER_KEYS,
-    TRIAL_EVAL_LIMIT,
+    stored_config,
 )
 from amigo_api.llm_analytics.providers import ProviderError
 from amigo_api.settings import Settings
@@ -57,17 +57,6 @@ def _scope(org: OrgDb, environment_id: int, **query: Any) -> Document:
     return {"org_id": org.org_id, "environment_id": environment_id, **query}
 
 
-async def _config(org: OrgDb, environment_id: int) -> Document:
-    now = utcnow()
-    await org.db[EVALUATION_CONFIGS].update_one(
-        _scope(org, environment_id, _id=str(environment_id)),
-        {"$setOnInsert": {"trial_eval_limit": TRIAL_EVAL_LIMIT, "trial_evals_used": 0, "active_provider_key": None,
-                          "created_at": now, "updated_at": now}}, upsert=True)
-    found = await org.db[EVALUATION_CONFIGS].find_one(_scope(org, environment_id, _id=str(environment_id)))
-    assert found is not None  # upserted above
-    return found
-
-
 async def set_status(org: OrgDb, evaluation: Document, reason: str) -> None:
     """An evaluation that cannot run any more stops: `error` with why, and disabled (the status coupling)."""
     await org.db[EVALUATIONS].update_one(
@@ -93,7 +82,7 @@ async def _trial(org: OrgDb, settings: Settings, evaluation: Document, provider:
         await set_status(org, evaluation, "provider_key_required")
         raise Skip("provider_key_required", "No provider key: add one (BYOK), or ask the operator for a trial key.")
     environment_id = evaluation["environment_id"]
-    config = await _config(org, environment_id)
+    config = await stored_config(org, environment_id)
     taken = await org.db[EVALUATION_CONFIGS].update_one(
         _scope(org, environment_id, _id=str(environment_id), trial_evals_used={"$lt": config["trial_eval_limit"]}),
         {"$inc": {"trial_evals_used": 1}, "$set": {"updated_at": utcnow()}})
@@ -111,7 +100,7 @@ async def resolve_key(org: OrgDb, box: SecretBox, settings: Settings, evaluation
         if model.get("provider_key_id"):
             return await _byok(org, box, evaluation, model["provider_key_id"], model["provider"], model["model"])
         return await _trial(org, settings, evaluation, model["provider"], model["model"])
-    config = await _config(org, evaluation["environment_id"])
+    config = await stored_config(org, evaluation["environment_id"])
     if config.get("active_provider_key"):
         return await _byok(org, box, evaluation, config["active_provider_key"], "openai", settings.llm_judge_model)
     return await _trial(org, settings, evaluation, "openai", settings.llm_judge_model)

@@ -24,8 +24,7 @@ from amigo_api.hog.bytecode import StaleBytecode, load
 from amigo_api.hog.compiler import CompiledProgram, compile_program
 from amigo_api.hog.evaluation import event_io, run_hog_eval
 from amigo_api.hog.lexer import HogSyntaxError
-from amigo_api.hog.runtime import Limits
-from amigo_api.llm_analytics import capture, judge, judging, providers, run_records
+from amigo_api.llm_analytics import capture, hog_testing, judge, judging, providers, run_records
 from amigo_api.llm_analytics.evaluations import EVALUATIONS
 from amigo_api.llm_analytics.repository import EventDocument, EventRepository
 from amigo_api.llm_analytics.run_workflow import HogJob, RunEnd, RunJob
@@ -45,8 +44,7 @@ class EvaluationContext:
         self.box = SecretBox(settings.secret_key)
         self.blobs = BlobStore(settings.blob_root)
         self.http = httpx.AsyncClient()
-        self.limits = Limits(timeout_seconds=settings.hog_timeout_seconds,
-                             memory_bytes=settings.hog_memory_mb * 1024 * 1024)
+        self.limits = hog_testing.limits_of(settings)
 
     async def org(self, org_id: str) -> OrgDb:
         return await self.clusters.org_db(org_id)
