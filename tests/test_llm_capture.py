@@ -15,7 +15,7 @@ import pytest
 from posthog import Posthog
 from posthog.ai.openai import OpenAI
 
-from amigo_api.llm_analytics.capture import MAX_BODY_BYTES, MAX_DECOMPRESSED_BYTES
+from amigo_api.llm_analytics.capture_limits import BATCH_LIMITS
 from amigo_api.settings import Settings
 from tests.conftest import Caller
 from tests.live import live_api, status_after_partial_body
@@ -137,9 +137,9 @@ async def test_what_capture_refuses(client: httpx.AsyncClient, admin: Caller, ca
                 {"event": "", "distinct_id": "v1", "uuid": (bad := str(uuid.uuid4())), "properties": {}}]})
         assert v1.status_code == 200 and v1.json()["results"][bad]["result"] == "drop"
 
-        assert status_after_partial_body(capture_url, "/batch/", {"Content-Length": str(MAX_BODY_BYTES + 1)},
+        assert status_after_partial_body(capture_url, "/batch/", {"Content-Length": str(BATCH_LIMITS.body_bytes + 1)},
                                          b"{") == 413
-        bomb = gzip.compress(b" " * (MAX_DECOMPRESSED_BYTES + 1024))
+        bomb = gzip.compress(b" " * (BATCH_LIMITS.inflated_bytes + 1024))
         exploded = await http.post("/batch/", content=bomb, headers={"content-encoding": "gzip"})
         assert exploded.status_code == 413 and exploded.json()["code"] == "request_too_large"
         invalid = await http.post("/batch/", json={"api_key": token, "batch": [{"event": "x"}]})

@@ -8,7 +8,7 @@ limits stay in each endpoint's declared dependencies.
 
 Each route declares its body limit with `openapi_extra=body_limit(...)` (documented in the OpenAPI document as
 `x-max-body-bytes`); routes that do not use the settings' default. A route that streams its own body (the
-git endpoint) declares `streamed_body()` and is left alone."""
+git endpoint, event capture) declares `streamed_body()` and is left alone: its body is never buffered here."""
 
 import json
 from collections.abc import Iterable
@@ -35,9 +35,10 @@ def body_limit(max_bytes: int) -> dict[str, Any]:
     return {LIMIT_KEY: max_bytes}
 
 
-def streamed_body() -> dict[str, Any]:
-    """`openapi_extra` for a route that reads its body as a stream and bounds it itself."""
-    return {STREAMED_KEY: True}
+def streamed_body(max_bytes: int | None = None) -> dict[str, Any]:
+    """`openapi_extra` for a route that reads its body as a stream and bounds it itself (to `max_bytes`, which is
+    documented; this layer does not read or buffer such a body)."""
+    return {STREAMED_KEY: True, **({LIMIT_KEY: max_bytes} if max_bytes is not None else {})}
 
 
 @dataclass(frozen=True)

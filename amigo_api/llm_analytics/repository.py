@@ -2,11 +2,15 @@
 `/api/environments/{id}` paths and capture requests carry no organization, so their ids, project tokens and
 key hashes are looked up there. Events live in the owning organization's database."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
+import bson
+from bson.raw_bson import RawBSONDocument
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from amigo_api.core.db import Document
 from amigo_api.core.repository import TypedRepository
@@ -15,6 +19,7 @@ ENVIRONMENTS = "llm_environments"
 PERSONAL_API_KEYS = "llm_personal_api_keys"
 COUNTERS = "counters"
 ENVIRONMENT_COUNTER = "llm_environment"
+DUPLICATE_KEY = 11000
 
 
 class EnvironmentDocument(TypedDict):
@@ -59,6 +64,26 @@ class EventRepository(TypedRepository[EventDocument]):
                IndexModel([("org_id", ASCENDING), ("environment_id", ASCENDING), ("uuid", ASCENDING)],
                           name="event_environment_uuid"),
                IndexModel([("eval_pending", ASCENDING)], name="event_eval_pending")]
+
+    def encode(self, doc: EventDocument) -> RawBSONDocument:
+        """The document as it is stored (with its organization), encoded once: the caller can weigh it, and a
+        bulk write sends these bytes as they are. Raises what BSON refuses (`OverflowError`, `InvalidDocument`,
+        `UnicodeEncodeError`)."""
+        return RawBSONDocument(bson.encode({**doc, "org_id": self.org.org_id}))
+
+    async def insert_encoded(self, docs: Sequence[RawBSONDocument]) -> None:
+        """One unordered bulk write: an event stored before (its uuid sent again) is skipped, not an error, and
+        does not stop the others."""
+        if not docs:
+            return
+        try:
+            await self.collection.insert_many(docs, ordered=False, session=self.session)
+            inserted = len(docs)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
+            inserted = int(exc.details.get("nInserted", 0))
+        await self._changed(inserted)
 
 
 async def ensure_infra_indexes(infra: AsyncDatabase[Document]) -> None:

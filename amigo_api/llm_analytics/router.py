@@ -4,6 +4,8 @@
 - `/api/environments/{environment_id}/...` and the same routes under `/api/projects/...`, PostHog's shapes;
 - PostHog's capture endpoints, authenticated by the project token in the body (or the v1 Bearer header)."""
 
+import dataclasses
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
@@ -11,11 +13,11 @@ from fastapi.responses import JSONResponse
 from pymongo.asynchronous.database import AsyncDatabase
 
 from amigo_api.core.auth import CurrentPrincipal, Principal, require
-from amigo_api.core.db import Document
+from amigo_api.core.db import ClustersDep, Document
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.pagination import ContinuationToken
 from amigo_api.core.ratelimit import anonymous_rate_limit, rate_limit
-from amigo_api.core.request_guard import body_limit
+from amigo_api.core.request_guard import streamed_body
 from amigo_api.core.routing import domain_router
 from amigo_api.llm_analytics import (
     capture,
@@ -25,7 +27,8 @@ from amigo_api.llm_analytics import (
 )
 from amigo_api.llm_analytics import schemas as s
 from amigo_api.llm_analytics.auth import EnvironmentCaller, environment_access
-from amigo_api.llm_analytics.capture import InvalidToken
+from amigo_api.llm_analytics.capture import IncomingBody
+from amigo_api.llm_analytics.capture_limits import AI_LIMITS, BATCH_LIMITS, CaptureLimits
 from amigo_api.llm_analytics.routes import ENVIRONMENT_ROUTES, environment_route
 
 router = domain_router("/v1/{organization}/llm_analytics", tags=["LLM analytics"])
@@ -116,44 +119,51 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _environment_and_org(request: Request, token: str) -> tuple[Any, Any]:
-    environment = await service.environment_for_token(request.app.state.clusters.infra, token)
-    if environment is None:
-        raise InvalidToken()
-    return environment, await request.app.state.clusters.org_db(environment["org_id"])
+def _incoming(request: Request, compression: str | None) -> IncomingBody:
+    return IncomingBody(request.stream(), request.headers.get("content-encoding", ""), compression,
+                        request.headers.get("content-length"))
 
 
-async def _capture_v0(request: Request, compression: str | None = None) -> JSONResponse:
-    body = capture.decode_body(await request.body(), request.headers.get("content-encoding", ""), compression)
-    events = capture.events_of(body)
-    environment, org = await _environment_and_org(request, capture.token_of(body, events))
-    await capture.capture_v0(org, environment, body, events)
-    return JSONResponse({"status": "Ok"})
+def _v0_endpoint(limits: CaptureLimits) -> Callable[..., Awaitable[JSONResponse]]:
+    async def capture_events(request: Request, clusters: ClustersDep, compression: str | None = None
+                             ) -> JSONResponse:
+        """PostHog's capture v0: `{api_key, batch: [...]}`, one event, or an array of events, as JSON, gzip or
+        deflate (docs/llm-analytics.md). The body is read as it streams, within the limits documented as
+        `x-capture-limits`."""
+        await capture.capture_v0(clusters, _incoming(request, compression), limits)
+        return JSONResponse({"status": "Ok"})
+
+    return capture_events
+
+
+def _declared(limits: CaptureLimits) -> dict[str, Any]:
+    """The body is streamed (the request guard leaves it alone) and bounded by the capture code itself."""
+    return {**streamed_body(limits.body_bytes), "x-capture-limits": dataclasses.asdict(limits)}
 
 
 CAPTURE_LIMIT = [anonymous_rate_limit(6000, _client)]
-# PostHog's v0 paths (trailing slash optional: a redirect would lose the POST body), and their body limits.
-V0_PATHS = {"/batch": capture.MAX_BODY_BYTES, "/capture": capture.MAX_BODY_BYTES, "/e": capture.MAX_BODY_BYTES,
-            "/i/v0/e": capture.MAX_BODY_BYTES, "/i/v0/ai/batch": capture.MAX_AI_BODY_BYTES}
+# PostHog's v0 paths (trailing slash optional: a redirect would lose the POST body), and their limits.
+V0_PATHS = {"/batch": BATCH_LIMITS, "/capture": BATCH_LIMITS, "/e": BATCH_LIMITS, "/i/v0/e": BATCH_LIMITS,
+            "/i/v0/ai/batch": AI_LIMITS}
 
 
-def _add_v0_route(path: str, limit: int) -> None:
+def _add_v0_route(path: str, limits: CaptureLimits) -> None:
     name = "capture-" + path.strip("/").replace("/", "-")
     for variant, suffix in ((f"{path}/", ""), (path, "-no-slash")):
         capture_router.add_api_route(
-            variant, _capture_v0, methods=["POST"], dependencies=CAPTURE_LIMIT, include_in_schema=not suffix,
-            openapi_extra=body_limit(limit), operation_id=name + suffix, summary=f"Capture events ({path}/)")
+            variant, _v0_endpoint(limits), methods=["POST"], dependencies=CAPTURE_LIMIT,
+            include_in_schema=not suffix, openapi_extra=_declared(limits), operation_id=name + suffix,
+            summary=f"Capture events ({path}/)")
 
 
-for v0_path, v0_limit in V0_PATHS.items():
-    _add_v0_route(v0_path, v0_limit)
+for v0_path, v0_limits in V0_PATHS.items():
+    _add_v0_route(v0_path, v0_limits)
 
 
 @capture_router.post("/i/v1/analytics/events", operation_id="capture-v1", summary="Capture events (capture v1)",
-                     dependencies=CAPTURE_LIMIT, openapi_extra=body_limit(capture.MAX_BODY_BYTES))
-async def capture_v1(request: Request, compression: str | None = None) -> JSONResponse:
-    """Bearer project token; per-event results keyed by uuid (`ok`, or `drop` with the reason)."""
+                     dependencies=CAPTURE_LIMIT, openapi_extra=_declared(BATCH_LIMITS))
+async def capture_v1(request: Request, clusters: ClustersDep, compression: str | None = None) -> JSONResponse:
+    """Bearer project token, checked before the body is read; per-event results keyed by uuid (`ok`, or `drop`
+    with the reason, an event over a limit included)."""
     token = request.headers.get("authorization", "").partition(" ")[2].strip()
-    body = capture.decode_body(await request.body(), request.headers.get("content-encoding", ""), compression)
-    environment, org = await _environment_and_org(request, token)
-    return JSONResponse(await capture.capture_v1(org, environment, body, capture.events_of(body)))
+    return JSONResponse(await capture.capture_v1(clusters, token, _incoming(request, compression), BATCH_LIMITS))
