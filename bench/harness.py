@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -37,6 +37,32 @@ def processes() -> Iterator[list[ChildProcess]]:
     finally:
         for child in reversed(children):
             child.stop()
+
+
+SeedT = TypeVar("SeedT")
+
+
+@dataclass
+class Stack(Generic[SeedT]):
+    work: Path
+    env: dict[str, str]  # what an API process needs to use the database
+    seeded: SeedT
+    children: list[ChildProcess]
+
+
+@contextmanager
+def seeded_stack(prefix: str, seed: Callable[[Settings], Awaitable[SeedT]]) -> Iterator[Stack[SeedT]]:
+    """A work folder and an embedded database seeded by `seed`; processes added to `children` are stopped at the
+    end, the database last."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    mongo, uri = start_mongo(work)
+    with processes() as children:
+        children.append(mongo)
+        secret = secrets.token_urlsafe(48)
+        seeded = asyncio.run(seed(Settings(mongo_uri=uri, secret_key=secret)))
+        env = {"AMIGO_MONGO_URI": uri, "AMIGO_SECRET_KEY": secret, "AMIGO_RATE_LIMIT_SCALE": "100000",
+               "AMIGO_LOG_LEVEL": "WARNING", "BENCH_MONGO_URI": uri, "PYTHONPATH": str(ROOT)}
+        yield Stack(work, env, seeded, children)
 
 
 @dataclass
@@ -86,14 +112,8 @@ def run_comparison(metric: str, description: str, path: str, params: dict[str, A
                    seed: Callable[[Settings], Awaitable[dict[str, str]]]) -> None:
     """Seed an embedded database, start amigo-api and bench/bare_app.py as uvicorn processes, sign in with the
     credentials `seed` returns, and compare their throughput on `path` over ROUNDS rounds."""
-    work = Path(tempfile.mkdtemp(prefix="amigo-bench-"))
-    mongo, uri = start_mongo(work)
-    with processes() as children:
-        children.append(mongo)
-        secret = secrets.token_urlsafe(48)
-        creds = asyncio.run(seed(Settings(mongo_uri=uri, secret_key=secret)))
-        env = {"AMIGO_MONGO_URI": uri, "AMIGO_SECRET_KEY": secret, "AMIGO_RATE_LIMIT_SCALE": "100000",
-               "AMIGO_LOG_LEVEL": "WARNING", "BENCH_MONGO_URI": uri, "PYTHONPATH": str(ROOT)}
+    with seeded_stack("amigo-bench-", seed) as stack:
+        work, env, creds, children = stack.work, stack.env, stack.seeded, stack.children
         probe = path.format(org=creds["org_id"])
         ours, ours_url = serve("amigo-api", ["--factory", "amigo_api.app:create_app"], env, work, probe)
         children.append(ours)
@@ -133,11 +153,11 @@ class WrkRound:
 
 
 def wrk(url: str, headers: dict[str, str], seconds: int = WRK_SECONDS, script: Path | None = None,
-        timeout_seconds: int = 2) -> WrkRound:
+        timeout_seconds: int = 2, connections: int = WRK_CONNECTIONS) -> WrkRound:
     """One wrk run (`script`: a Lua script, e.g. for POST bodies); every answer must be 2xx, and in time."""
     if shutil.which("wrk") is None:
         raise SystemExit("This benchmark needs wrk: apt-get install wrk")
-    args = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", f"--timeout={timeout_seconds}s",
+    args = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout_seconds}s",
             "--latency", url]
     if script is not None:
         args += ["-s", str(script)]

@@ -1,7 +1,9 @@
 """The API as a real uvicorn process on loopback, for tests that need HTTP across processes."""
 
+import contextlib
 import socket
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,3 +65,35 @@ def status_after_partial_body(url: str, path: str, headers: dict[str, str], firs
         sock.sendall(f"POST {path} HTTP/1.1\r\n{head}\r\n".encode() + first_bytes)
         answer = sock.recv(65536)  # times out (the test fails) if the server waits for the rest of the body
     return int(answer.split(b" ", 2)[1])
+
+
+def post_while_reading(url: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+    """POST from a thread while the answer is read: a server may answer (and close) before the body is sent whole.
+    Without `Content-Length` in `headers`, the body goes as one chunk of chunked transfer encoding."""
+    framed = body if "Content-Length" in headers else b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": "localhost", "Content-Type": "application/json",
+                                                 **({} if "Content-Length" in headers else
+                                                    {"Transfer-Encoding": "chunked"}), **headers}.items())
+    with _open(url) as sock:
+        def send() -> None:
+            with contextlib.suppress(OSError):  # answered and closed before the whole body was sent
+                sock.sendall(f"POST {path} HTTP/1.1\r\n{head}\r\n".encode() + framed)
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        answer = b""
+        while b"\r\n\r\n" not in answer or not _complete(answer):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    head_part, _, payload = answer.partition(b"\r\n\r\n")
+    return int(head_part.split(b" ", 2)[1]), payload
+
+
+def _complete(answer: bytes) -> bool:
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return len(payload) >= int(line.split(b":")[1])
+    return True

@@ -15,10 +15,10 @@ import pytest
 from posthog import Posthog
 from posthog.ai.openai import OpenAI
 
-from amigo_api.llm_analytics.capture_limits import BATCH_LIMITS
+from amigo_api.llm_analytics.capture_limits import BATCH_LIMITS, MiB
 from amigo_api.settings import Settings
 from tests.conftest import Caller
-from tests.live import live_api, status_after_partial_body
+from tests.live import live_api, post_while_reading, status_after_partial_body
 
 COMPLETION = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1767225600, "model": "stub-model",
               "choices": [{"index": 0, "finish_reason": "stop",
@@ -153,3 +153,73 @@ async def test_what_capture_refuses(client: httpx.AsyncClient, admin: Caller, ca
     events = await _events(client, admin, environment["id"])
     assert [e["distinct_id"] for e in events].count("again") == 2  # the first uuid once, the gzip one once
     assert "v1" in [e["distinct_id"] for e in events]
+
+
+async def test_oversized_bodies_and_events_get_413_and_v1_drops_only_the_event(
+        client: httpx.AsyncClient, admin: Caller, capture_url: str) -> None:
+    token = (await _environment(client, admin))["api_token"]
+    seventeen = json.dumps({"api_key": token, "batch": [{"event": "big", "distinct_id": "d",
+                                                         "properties": {"s": "x" * (17 * MiB)}}]}).encode()
+    status, payload = post_while_reading(capture_url, "/i/v0/e/", {"Content-Length": str(len(seventeen))}, seventeen)
+    assert status == 413 and json.loads(payload) == {
+        "type": "invalid_request", "code": "request_too_large", "attr": None,
+        "detail": "An event is larger than 1048576 bytes."}
+    # not buffered by the request guard: a chunked body is read as it streams and refused where it crosses 20 MiB
+    spaces = b'{"api_key": "' + token.encode() + b'", "batch": [' + b" " * (21 * MiB)
+    status, payload = post_while_reading(capture_url, "/batch/", {}, spaces)
+    assert status == 413 and "larger than this endpoint accepts (20971520 bytes)" in json.loads(payload)["detail"]
+    unknown = b'{"api_key": "phc_unknown", "batch": [' + b'{"event": "e", "distinct_id": "d"},' * 1000
+    chunked = b"%x\r\n%s\r\n" % (len(unknown), unknown)  # and the rest never comes
+    assert status_after_partial_body(capture_url, "/batch/", {"Transfer-Encoding": "chunked"}, chunked) == 401
+
+    two_mib = {"event": "$ai_generation", "distinct_id": "ai", "uuid": str(uuid.uuid4()),
+               "properties": {"$ai_input": "x" * (2 * MiB)}}
+    async with httpx.AsyncClient(base_url=capture_url, timeout=60) as http:
+        assert (await http.post("/i/v0/ai/batch/", json={"api_key": token, "batch": [two_mib]})).status_code == 200
+        small = [{"event": "small", "distinct_id": "v1-small", "uuid": str(uuid.uuid4()), "properties": {}}
+                 for _ in range(3)]
+        big = {**two_mib, "uuid": str(uuid.uuid4())}
+        v1 = await http.post("/i/v1/analytics/events", headers={"Authorization": f"Bearer {token}"},
+                             json={"created_at": "2026-12-06T00:00:00Z", "batch": [small[0], big, *small[1:]]})
+    assert v1.status_code == 200
+    assert v1.json()["results"] == {**{e["uuid"]: {"result": "ok"} for e in small}, big["uuid"]: {
+        "result": "drop", "details": "An event is larger than 1048576 bytes."}}
+    environment_id = (await client.get(f"/v1/{admin.org_id}/llm_analytics/environments/", headers=admin.headers)
+                      ).json()["environments"][-1]["id"]
+    stored = {e["uuid"] for e in await _events(client, admin, environment_id)}
+    assert {e["uuid"] for e in small} | {two_mib["uuid"]} <= stored and big["uuid"] not in stored
+
+
+async def test_values_the_database_refuses_are_clear_refusals_never_500(
+        client: httpx.AsyncClient, admin: Caller, capture_url: str) -> None:
+    environment = await _environment(client, admin)
+    token = environment["api_token"]
+
+    def event(**fields: Any) -> dict[str, Any]:
+        return {"event": "e", "distinct_id": "d", "uuid": str(uuid.uuid4()), "properties": {}, **fields}
+
+    huge_int, nul_key = event(properties={"n": 2 ** 70}), event(properties={"a\u0000b": 1})
+    not_an_object = event(properties="text")
+    surrogate = event(properties={"s": "\ud800"})
+    far_future = event(timestamp="9999-12-31T23:59:59+00:00", distinct_id="far")
+    huge_offset = event(offset=1e300, distinct_id="offset")
+    async with httpx.AsyncClient(base_url=capture_url, timeout=60) as http:
+        for refused, detail in ((huge_int, "larger than 8 bytes"), (nul_key, "NULL byte")):
+            answer = await http.post("/batch/", json={"api_key": token, "batch": [refused]})
+            assert answer.status_code == 400 and detail in answer.json()["detail"], answer.text
+        v1 = await http.post("/i/v1/analytics/events", headers={"Authorization": f"Bearer {token}"},
+                             content=json.dumps({"created_at": "2026-12-06T00:00:00Z", "batch": [
+                                 huge_int, nul_key, not_an_object, surrogate, far_future, huge_offset]}))
+        assert v1.status_code == 200, v1.text
+        results = v1.json()["results"]
+        assert [results[e["uuid"]]["result"] for e in (huge_int, nul_key, not_an_object)] == ["drop"] * 3
+        assert [results[e["uuid"]]["result"] for e in (surrogate, far_future, huge_offset)] == ["ok"] * 3
+
+        # one bulk write per request, unordered: a uuid stored before does not stop the events after it
+        again = await http.post("/batch/", content=json.dumps({"api_key": token, "batch": [
+            surrogate, event(distinct_id="new")]}))
+        assert again.status_code == 200
+    events = {e["uuid"]: e for e in await _events(client, admin, environment["id"])}
+    assert _properties(events[surrogate["uuid"]]) == {"s": "\ufffd"}  # as PostHog's capture replaces them
+    assert far_future["uuid"] in events and huge_offset["uuid"] in events
+    assert "new" in {e["distinct_id"] for e in events.values()}

@@ -129,9 +129,8 @@ async def capture_v0(clusters: Clusters, incoming: IncomingBody, limits: Capture
     reader = incoming.reader(limits)
     target = None
     async for chunk in incoming.chunks:
-        reader.feed(chunk)
-        if target is None and (token := reader.early_token()) is not None:
-            target = await capture_target(clusters, token)
+        for token in reader.feed(chunk):
+            target = target or await capture_target(clusters, token)
     body = reader.close()
     environment, org = target or await capture_target(clusters, body.token())
     await _ingest(org, environment["_id"], body.events, _time(body.envelope.get("sent_at")), whole=True)
@@ -145,7 +144,8 @@ async def capture_v1(clusters: Clusters, token: str, incoming: IncomingBody, lim
     environment, org = await capture_target(clusters, token)
     reader = incoming.reader(limits, drop_oversized=True)
     async for chunk in incoming.chunks:
-        reader.feed(chunk)
+        for _ in reader.feed(chunk):
+            pass  # the token came in the header
     body = reader.close()
     outcomes = await _ingest(org, environment["_id"], body.events, _time(body.envelope.get("created_at")),
                              whole=False)

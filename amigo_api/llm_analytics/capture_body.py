@@ -102,14 +102,22 @@ class BodyReader:
         self._decoder = BodyDecoder(content_encoding, compression, limits)
         self._splitter = EventSplitter(limits, drop_oversized)
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: bytes) -> Iterator[str]:
+        """Read the next chunk of the body; it pauses to hand out the project token as soon as it is known, so
+        that an unknown token is refused before the rest of the body is read."""
         for piece in self._decoder.feed(chunk):
-            self._splitter.feed(piece)
-
-    def early_token(self) -> str | None:
-        return self._splitter.early_token()
+            yield from self._split(piece)
 
     def close(self) -> CaptureBody:
         for piece in self._decoder.finish():
-            self._splitter.feed(piece)
+            for _ in self._split(piece):
+                pass  # the body is read whole: its token is the one `CaptureBody.token` gives
         return self._splitter.close()
+
+    def _split(self, piece: bytes) -> Iterator[str]:
+        self._splitter.feed(piece)
+        while self._splitter.token_ready:
+            token = self._splitter.early_token()
+            if token is not None:
+                yield token
+            self._splitter.feed(b"")

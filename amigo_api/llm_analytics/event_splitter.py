@@ -84,6 +84,9 @@ class EventSplitter:
         if self._escaped and end:
             self._escaped, pos = False, 1  # the byte a backslash at the end of the previous piece escapes
         while pos < end:
+            if self._token_ready:  # the caller checks the token before the rest is read (`early_token`)
+                self._carry_from(data, pos)
+                return
             if self._in_string:
                 pos = self._string_tail(data, pos)
             elif self._top is None:
@@ -96,9 +99,14 @@ class EventSplitter:
                 pos = self._inside(data, pos)
         self._keep(data, end)
 
+    @property
+    def token_ready(self) -> bool:
+        """Reading has paused where the token became known: at the start of the batch of an object body (the
+        envelope may have given it), or after the first event of an array body. `feed(b"")` goes on."""
+        return self._token_ready
+
     def early_token(self) -> str | None:
-        """The project token, as soon as it is known and before the rest of the body is read: at the start of
-        the batch when the envelope gave it first, or in the first event of an array body."""
+        """The token known where reading paused, if the body gave one there."""
         if not self._token_ready:
             return None
         self._token_ready = False
@@ -218,7 +226,7 @@ class EventSplitter:
             self._rescanned(len(data) - stop)
             self._descend()
             return stop + 1
-        self._end_event(data, whole.end(), data[stop:whole.end()])
+        self._end_event(data, whole.end(), start=stop)
         return whole.end()
 
     # structure
@@ -249,18 +257,18 @@ class EventSplitter:
         self._switch(data, at, _Region.EVENT)
         self._event = _Unit()
 
-    def _end_event(self, data: bytes, end: int, whole: bytes | None = None) -> None:
-        """`whole`: the event's text, when it came in one piece."""
+    def _end_event(self, data: bytes, end: int, start: int | None = None) -> None:
+        """`start`: where the event began, when it came whole in this piece."""
         self._switch(data, end, _Region.SEPARATOR)
         event, self._event = self._event, None
         assert event is not None
-        text = bytes(event.text) if event.text is not None else None
+        text = event.text
         if text is not None and scan.too_many_values(text, self._limits.event_values):
             self._refuse(event, TooLarge(f"An event holds more than {self._limits.event_values} JSON values."))
         if text is not None and event.refusal is None:
-            self._events.append(text)
+            self._events.append(bytes(text))
         else:
-            found = text or whole
+            found = bytes(text) if text is not None else data[start:end] if start is not None else None
             uuid = event.uuid if found is None else scan.member_string(found, b"uuid", self._limits.depth - 1)
             self._events.append(Oversized(uuid, event.refusal or ""))
         self._separators = 0
@@ -295,7 +303,7 @@ class EventSplitter:
         if upto > self._mark and self._region is not _Region.SEPARATOR:
             unit = self._unit()
             if unit.text is not None:
-                unit.text += data[self._mark:upto]
+                unit.text += memoryview(data)[self._mark:upto]
                 if len(unit.text) > self._limits.event_bytes:
                     self._refuse(unit, TooLarge(f"An event is larger than {self._limits.event_bytes} bytes."))
         self._mark = max(self._mark, upto)

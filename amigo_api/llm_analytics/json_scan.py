@@ -64,7 +64,7 @@ def short_string(raw: bytes) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def too_many_values(text: bytes, limit: int) -> bool:
+def too_many_values(text: bytes | bytearray, limit: int) -> bool:
     """Whether a JSON text holds more than `limit` values: one, plus its commas and opening brackets outside
     strings (each value but the first of a container follows a comma). Counted with the strings left in first:
     when that is within the limit, so is the exact count."""

@@ -25,8 +25,12 @@ class CaptureBody:
     events: list[RawEvent]
 
     def token(self) -> str:
+        """The envelope's token; else the first event's, which is parsed only then."""
+        given = token_in(self.envelope)
+        if given is not None:
+            return given
         first = self.events[0]
-        return token_of(self.envelope, parse_event(first) if isinstance(first, bytes) else None)
+        return token_of(None, parse_event(first) if isinstance(first, bytes) else None)
 
 
 def parse_event(raw: bytes) -> Any:

@@ -5,12 +5,13 @@
 - PostHog's capture endpoints, authenticated by the project token in the body (or the v1 Bearer header)."""
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pymongo.asynchronous.database import AsyncDatabase
+from starlette.requests import ClientDisconnect
 
 from amigo_api.core.auth import CurrentPrincipal, Principal, require
 from amigo_api.core.db import ClustersDep, Document
@@ -29,6 +30,7 @@ from amigo_api.llm_analytics import schemas as s
 from amigo_api.llm_analytics.auth import EnvironmentCaller, environment_access
 from amigo_api.llm_analytics.capture import IncomingBody
 from amigo_api.llm_analytics.capture_limits import AI_LIMITS, BATCH_LIMITS, CaptureLimits
+from amigo_api.llm_analytics.errors import FieldError
 from amigo_api.llm_analytics.routes import ENVIRONMENT_ROUTES, environment_route
 
 router = domain_router("/v1/{organization}/llm_analytics", tags=["LLM analytics"])
@@ -119,8 +121,19 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+async def _chunks(request: Request) -> AsyncIterator[bytes]:
+    """The body as it arrives. A client that leaves before it is whole gets a 400 it will not read (and nothing of
+    the request is stored: events are written only once the body has been read)."""
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect as exc:
+        raise FieldError("The client closed the connection before sending the whole body.", None,
+                         "parse_error") from exc
+
+
 def _incoming(request: Request, compression: str | None) -> IncomingBody:
-    return IncomingBody(request.stream(), request.headers.get("content-encoding", ""), compression,
+    return IncomingBody(_chunks(request), request.headers.get("content-encoding", ""), compression,
                         request.headers.get("content-length"))
 
 
