@@ -29,10 +29,12 @@ from amigo_api.core.db import Clusters
 from amigo_api.core.errors import install_error_handlers
 from amigo_api.core.maintenance import MaintenanceMiddleware, MaintenanceSwitch
 from amigo_api.core.observability import AccessLog, RequestContextMiddleware, configure_logging
+from amigo_api.core.outbound import OutboundPolicy
 from amigo_api.core.ratelimit import RateLimiter
 from amigo_api.core.request_guard import RequestGuardMiddleware
 from amigo_api.core.routing import dispatch_by_section
 from amigo_api.core.security import TokenService
+from amigo_api.hog.pool import HogPool
 from amigo_api.llm_analytics import evaluations as llm_evaluations
 from amigo_api.llm_analytics import router as llm_router
 from amigo_api.llm_analytics.errors import API_PREFIXES, PostHogErrors
@@ -113,6 +115,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         key_task.cancel()
+        await app.state.hog_pool.close()
         await app.state.maintenance.stop()
         await clusters.close()
 
@@ -138,6 +141,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.blobs = BlobStore(settings.blob_root)
     app.state.tool_scaffold = ScaffoldRelease.load()
     app.state.sql_snapshots = SnapshotCache(settings)
+    app.state.outbound = OutboundPolicy.from_settings(settings)
+    app.state.hog_pool = HogPool(settings.hog_processes, settings.hog_processes_per_organization,
+                                 settings.hog_memory_mb)
     install_error_handlers(app, shapes=[(prefix, PostHogErrors()) for prefix in API_PREFIXES])
     for router in ROUTERS:
         app.router.routes.extend(router.routes)

@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -106,6 +106,18 @@ class Settings(BaseSettings):
     # Limits of one run of a Hog program (evaluations, test_hog).
     hog_timeout_seconds: float = 5.0
     hog_memory_mb: int = 64
+    # Hog programs run in child processes of each API process and worker: how many at once, how many of them one
+    # organization may use (fewer, so one organization never holds them all), and the time all the programs of
+    # one test_hog request may take.
+    hog_processes: int = Field(default=4, ge=2)
+    hog_processes_per_organization: int = Field(default=2, ge=1)
+    hog_test_budget_seconds: float = Field(default=15.0, gt=0)
+    # Outbound calls to addresses tenants store (LLM provider keys' base URLs): private, loopback, link-local and
+    # other non-global addresses are refused unless allowed here; hosts (or host:port) listed are always allowed.
+    outbound_allow_private: bool = False
+    outbound_allowed_hosts: list[str] = Field(default_factory=list)
+    # A proxy for those calls (http://host:port); unset, the standard HTTPS_PROXY / HTTP_PROXY / NO_PROXY apply.
+    outbound_proxy: str | None = None
     # Request bodies: the default limit for JSON endpoints (routes that need more declare their own).
     max_body_bytes: int = 2 * 1024 * 1024
     log_level: str = "INFO"
@@ -116,6 +128,13 @@ class Settings(BaseSettings):
     # FastAPI's own OpenTelemetry traces, metrics and logs, for a process with an OpenTelemetry SDK configured.
     # Off by default: Prometheus metrics and the JSON logs do not need it, and it costs every request a check.
     opentelemetry: bool = False
+
+    @model_validator(mode="after")
+    def _hog_processes_are_shared(self) -> "Settings":
+        if self.hog_processes_per_organization >= self.hog_processes:
+            raise ValueError("AMIGO_HOG_PROCESSES_PER_ORGANIZATION must be smaller than AMIGO_HOG_PROCESSES, so that "
+                             "one organization cannot hold every Hog process")
+        return self
 
     def clusters(self) -> dict[str, str]:
         """All named clusters; the default one is always present."""

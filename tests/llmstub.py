@@ -1,6 +1,7 @@
 """A provider for the LLM judge on loopback: OpenAI's chat completions (`/v1/chat/completions`) and Anthropic's
 messages (`/v1/messages`). What it answers is chosen by a marker in the judged text: `[stub:401]`, `[stub:403]`,
-`[stub:429]` (rate limited), `[stub:quota]` (429, quota), `[stub:500-once]` (500, then fine), `[stub:malformed]`
+`[stub:429]` (rate limited), `[stub:quota]` (429, quota), `[stub:500-once]` (500, then fine), `[stub:500-leaky]`
+(500 whose body holds secrets beside its message), `[stub:malformed]`
 (not the JSON asked for), `[stub:na]` (not applicable), `[stub:false]`, `[stub:slow]` (answers after 6 s); fine
 otherwise. Every request is kept, for the tests to read."""
 
@@ -45,6 +46,9 @@ class LlmStub:
         if marker == "500-once" and json.dumps(body) not in self.failed_once:
             self.failed_once.add(json.dumps(body))
             return 500, {"error": {"message": "The server had an error"}}
+        if marker == "500-leaky":  # an error body carrying more than its message: none of it may reach a run
+            return 500, {"error": {"message": f"Upstream failed for {key.removeprefix('Bearer ')}"},
+                         "debug": {"upstream": "http://10.1.2.3:8000", "token": "INTERNAL-secret-token"}}
         if marker == "slow":
             time.sleep(6)
         na = "applicable" in json.dumps(body.get("response_format") or body.get("tools") or {})

@@ -87,6 +87,7 @@ def test_dev_starts_everything_and_keeps_data_and_credentials_across_restarts(tm
     assert "tool/amigo_tool_scaffold.tar.gz" in output
     assert f"{stack['api_url']}/docs" in output and "credential.helper" in output
     assert '"event"' not in output  # progress lines only; the logs are in the data dir
+    assert "AMIGO_OUTBOUND_ALLOW_PRIVATE=true" in output  # how to let the judge reach a local model server
     assert not httpx_up(stack["api_url"])
     first_write = stack_file.stat().st_mtime
     process = _start_dev(tmp_path)

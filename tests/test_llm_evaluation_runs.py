@@ -194,6 +194,20 @@ async def test_a_server_error_is_tried_again(env: Environment, llm: LlmStub, db:
     assert run["status"] == "completed" and len(evaluation_events(db, event)) == 1
 
 
+async def test_a_provider_error_shows_its_status_and_message_never_its_body(
+        env: Environment, llm: LlmStub, db: Database[dict[str, Any]]) -> None:
+    key_id = await env.provider_key("openai", llm.url)
+    evaluation = await env.evaluation(
+        evaluation_type="llm_judge", evaluation_config={"prompt": "Correct?"},
+        model_configuration={"provider": "openai", "model": "judge-model", "provider_key_id": key_id})
+    event = generation("[stub:500-leaky]")
+    await env.capture(event)
+    run = await env.ended(evaluation, await env.run(evaluation, event), seconds=120)  # tried three times
+    assert run["status"] == "failed" and run["message"] == "The provider answered 500: Upstream failed for ***"
+    key = db["llm_provider_keys"].find_one({"_id": key_id})
+    assert key is not None and "INTERNAL" not in str(key["error_message"])
+
+
 async def test_the_trial_and_its_quota(env: Environment, llm: LlmStub, db: Database[dict[str, Any]]) -> None:
     evaluation = await env.evaluation(evaluation_type="llm_judge", evaluation_config={"prompt": "Correct?"},
                                       enabled=True,

@@ -109,7 +109,7 @@ async def test_provider_keys_and_the_evaluation_config(client: httpx.AsyncClient
     other_base, other_key = await environment_with_key(client, admin, "evaluation:write")
     secret = "sk-test-0123456789abcdef"
     created = await client.post(f"{base}/llm_analytics/provider_keys/", headers=key, json={
-        "provider": "openai", "name": "ours", "api_key": secret, "base_url": "http://127.0.0.1:9/v1"})
+        "provider": "openai", "name": "ours", "api_key": secret, "base_url": "https://llm.example.com/v1"})
     assert created.status_code == 201, created.text
     provider_key = created.json()
     assert provider_key["state"] == "ok" and secret not in created.text and provider_key["api_key_masked"]
@@ -123,6 +123,14 @@ async def test_provider_keys_and_the_evaluation_config(client: httpx.AsyncClient
         database.close()
     assert (await client.post(f"{base}/llm_analytics/provider_keys/", headers=key, json={
         "provider": "azure_openai", "name": "x", "api_key": "k"})).json()["attr"] == "base_url"
+    for refused in ("http://127.0.0.1:8080/v1", "http://localhost:11434/v1", "http://[::1]/v1", "http://0.0.0.0/v1",
+                    "http://169.254.169.254/latest", "http://10.0.0.1/v1", "http://100.64.0.1/v1",
+                    "http://[::ffff:127.0.0.1]/v1", "http://[fe80::1]/v1"):
+        answer = await client.post(f"{base}/llm_analytics/provider_keys/", headers=key, json={
+            "provider": "openai", "name": "inside", "api_key": "sk-x", "base_url": refused})
+        assert answer.status_code == 400 and answer.json()["attr"] == "base_url", (refused, answer.text)
+        assert "AMIGO_OUTBOUND_ALLOW_PRIVATE" in answer.json()["detail"]
+    assert (await client.get(f"{base}/llm_analytics/provider_keys/", headers=key)).json()["count"] == 1
 
     judged = await client.post(f"{base}/evaluations/", headers=key, json={**JUDGE, "model_configuration": {
         "provider": "openai", "model": "any-self-hosted-model", "provider_key_id": provider_key["id"]}})

@@ -1,14 +1,18 @@
 """`POST evaluations/test_hog/` end to end (reference §6): events captured through the capture endpoint, then
 Hog source tried on them through HTTP; request errors as `{"error": ...}`; the server answers other requests
-while a program runs."""
+while a program runs, and one organization's runaway programs leave another organization served."""
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
+from amigo_api.app import create_app
+from amigo_api.settings import Settings
 from tests.conftest import Caller
 from tests.llm import environment_with_key
 
@@ -138,3 +142,38 @@ async def test_the_server_answers_while_a_program_runs(client: httpx.AsyncClient
     assert other.status_code == 200 and not spinning.done()  # answered while the program still ran
     result = (await spinning).json()["results"][0]
     assert (result["result"], result["error"]) == (None, "Execution timed out (5s limit exceeded)")
+
+
+@pytest.fixture(scope="module")
+async def short_runs(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An API whose Hog programs get 2 s each and 4 s per test_hog request (4 Hog processes, 2 per organization)."""
+    app = create_app(settings.model_copy(update={"hog_timeout_seconds": 2.0, "hog_test_budget_seconds": 4.0}))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=60) as http:
+        yield http
+
+
+async def test_one_organizations_runaway_programs_leave_another_organization_served(
+        short_runs: httpx.AsyncClient, make_caller, new_org_id: str) -> None:  # type: ignore[no-untyped-def]
+    hostile, other = await make_caller(new_org_id), await make_caller(f"{new_org_id}b")
+    hostile_base, hostile_key = await environment_with_key(short_runs, hostile, "evaluation:read")
+    other_base, other_key = await environment_with_key(short_runs, other, "evaluation:read")
+    await _capture(short_runs, hostile_base, hostile_key, [_generation("m", minutes) for minutes in range(10)])
+    await _capture(short_runs, other_base, other_key, [_generation("m", 1)])
+    spin = {"source": "while (true) { let x := 1 }", "sample_count": 10}
+    spinning = [asyncio.create_task(short_runs.post(f"{hostile_base}/evaluations/test_hog/", headers=hostile_key,
+                                                    json=spin)) for _ in range(4)]
+    await asyncio.sleep(0.5)
+    trivial = await short_runs.post(f"{other_base}/evaluations/test_hog/", headers=other_key,
+                                    json={"source": "return true", "sample_count": 1})
+    assert trivial.status_code == 200 and trivial.json()["results"][0]["result"] is True
+    assert (await short_runs.get("/healthz")).status_code == 200
+    assert not any(task.done() for task in spinning)  # all of that while the other organization's programs ran
+
+    answers = [await task for task in spinning]
+    assert {a.status_code for a in answers} <= {200, 429}
+    ran = next(a.json()["results"] for a in answers if a.status_code == 200)
+    assert len(ran) == 10 and ran[0]["error"] == "Execution timed out (2s limit exceeded)"
+    assert ran[-1]["error"] == "Not run: the 4s this test may take were spent on the events before it"
+    for busy in (a for a in answers if a.status_code == 429):  # waited its whole budget for a free process
+        assert busy.json()["code"] == "throttled" and busy.headers["retry-after"] == "5"

@@ -113,8 +113,9 @@ def stack(settings: Settings, llm: LlmStub, tmp_path_factory: pytest.TempPathFac
     build_root = tmp_path_factory.mktemp("tool-builds")
     env = tool_env(settings, address, make_wheelhouse(tmp_path_factory.mktemp("wheels")), build_root,
                    f"tools-{uuid.uuid4().hex[:8]}")
-    # The LLM judge's trial is served by the stub, as an operator's provider key would be.
-    env.update(AMIGO_LLM_TRIAL_API_KEY=TRIAL_KEY, AMIGO_LLM_TRIAL_BASE_URL=llm.url,
+    # The LLM judge's trial is served by the stub, as an operator's provider key would be; the stub listens on
+    # loopback, which outbound calls may reach only when the operator allows it.
+    env.update(AMIGO_LLM_TRIAL_API_KEY=TRIAL_KEY, AMIGO_LLM_TRIAL_BASE_URL=llm.url, AMIGO_OUTBOUND_ALLOW_PRIVATE="true",
                AMIGO_LLM_EVALUATIONS_TASK_QUEUE=f"llm-evaluations-{uuid.uuid4().hex[:8]}")
     worker = start_worker(env, log_dir, "worker")
     api, url = start_api(settings, log_dir, "api-publish", AMIGO_RATE_LIMIT_SCALE="100", **env)

@@ -81,6 +81,13 @@ def _warn_without_sandbox(console: Console) -> None:
         console.print(f"[yellow]![/] Publishing tools will be refused until tool code can be confined: {error}")
 
 
+def _outbound_hint(console: Console, settings: Settings) -> None:
+    if not settings.outbound_allow_private and not settings.outbound_allowed_hosts:
+        console.print("\nLLM judge provider keys may only call public addresses. To judge with a model server on "
+                      "this machine (Ollama, vLLM), start with AMIGO_OUTBOUND_ALLOW_PRIVATE=true, or list it: "
+                      "AMIGO_OUTBOUND_ALLOWED_HOSTS='[\"localhost:11434\"]'.", soft_wrap=True, highlight=False)
+
+
 def _curl_example(stack: dict[str, Any], data_dir: Path) -> str:
     return (
         f"TOKEN=$(curl -s -X POST {stack['api_url']}/v1/{stack['org_id']}/user/signin_with_api_key \\\n"
@@ -180,6 +187,7 @@ def run_dev(host: str, port: int | None, data_dir: Path, console: Console) -> in
         console.print(f"[green]✓[/] API at {api_url}, its reference at {api_url}/docs (logs in {data_dir / 'logs'})")
         console.print(f"Credentials are in {data_dir / STACK_FILE}. Try:\n")
         print(_curl_example(stack, data_dir), flush=True)
+        _outbound_hint(console, settings)
         console.print("\nCtrl-C stops everything.")
         while not stopping:
             dead = [c.name for c in children if not c.running()]

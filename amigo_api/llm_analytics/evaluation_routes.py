@@ -9,8 +9,10 @@ from fastapi import Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from amigo_api.core.crypto import SecretBox
+from amigo_api.core.outbound import OutboundPolicy
 from amigo_api.core.ratelimit import rate_limit
-from amigo_api.core.state import AppSettings, Secrets, TemporalClient
+from amigo_api.core.state import AppSettings, Secrets, TemporalClient, from_app_state
+from amigo_api.hog.pool import HogPool
 from amigo_api.llm_analytics import evaluation_runs, hog_testing, run_records
 from amigo_api.llm_analytics import evaluations as service
 from amigo_api.llm_analytics import schemas as s
@@ -21,6 +23,8 @@ from amigo_api.llm_analytics.resources import DEFAULT_LIMIT, page
 from amigo_api.llm_analytics.routes import environment_route
 
 Reader = Annotated[EnvironmentCaller, Depends(environment_access("evaluation:read"))]
+Hog = Annotated[HogPool, Depends(from_app_state("hog_pool", HogPool))]
+Outbound = Annotated[OutboundPolicy, Depends(from_app_state("outbound", OutboundPolicy))]
 Writer = Annotated[EnvironmentCaller, Depends(environment_access("evaluation:write"))]
 READS, WRITES = [rate_limit(480)], [rate_limit(240)]
 
@@ -63,7 +67,7 @@ async def _json(request: Request) -> Any:
                    summary="Try Hog source on recent generations", dependencies=READS,
                    responses={200: {"description": "One result per sampled generation"},
                               400: {"description": "`{\"error\": ...}`: the request or the source is invalid"}})
-async def test_hog(request: Request, caller: Reader, settings: AppSettings) -> JSONResponse:
+async def test_hog(request: Request, caller: Reader, settings: AppSettings, pool: Hog) -> JSONResponse:
     """Runs `source` as a Hog evaluation on the environment's newest `$ai_generation` events of the last 7
     days (`sample_count`, 1 to 10, default 5) that pass any of `conditions` (their property filters; the
     rollout is ignored). Nothing is saved. Each result has the verdict (`result`), what the program printed
@@ -71,7 +75,7 @@ async def test_hog(request: Request, caller: Reader, settings: AppSettings) -> J
     body = await _json(request)
     limits = hog_testing.limits_of(settings)
     try:
-        return JSONResponse(await hog_testing.dry_run(caller, body, limits))
+        return JSONResponse(await hog_testing.dry_run(caller, body, pool, limits, settings.hog_test_budget_seconds))
     except hog_testing.HogTestRefusal as refusal:
         return JSONResponse({"error": refusal.error}, status_code=400)
 
@@ -147,11 +151,14 @@ async def list_provider_keys(caller: Reader) -> dict[str, Any]:
 @environment_route("/llm_analytics/provider_keys/", methods=["POST"], status_code=201,
                    operation_id="create-provider-key",
                    response_model=s.ProviderKeyOut, summary="Add a provider key (BYOK)", dependencies=WRITES)
-async def create_provider_key(body: s.ProviderKeyCreate, caller: Writer, secrets: Secrets) -> dict[str, Any]:
+async def create_provider_key(body: s.ProviderKeyCreate, caller: Writer, secrets: Secrets, outbound: Outbound
+                              ) -> dict[str, Any]:
     """The key is encrypted at rest and only ever shown masked. `base_url` (default: the provider's public
-    API) lets an OpenAI-compatible server or a self-hosted model serve the judge."""
+    API) lets an OpenAI-compatible server or a self-hosted model serve the judge. It must lead to a public address
+    unless the server's operator allows others (`AMIGO_OUTBOUND_ALLOW_PRIVATE`, `AMIGO_OUTBOUND_ALLOWED_HOSTS`):
+    400 with `attr` `base_url` otherwise."""
     box: SecretBox = secrets
-    return await service.create_provider_key(caller, box, body)
+    return await service.create_provider_key(caller, box, outbound, body)
 
 
 @environment_route("/llm_analytics/provider_keys/{key_id}/", methods=["DELETE"], status_code=204,

@@ -10,6 +10,7 @@ from amigo_api.core.clock import utcnow
 from amigo_api.core.crypto import SecretBox
 from amigo_api.core.db import Document, OrgDb
 from amigo_api.core.errors import InvalidRequest, NotFound
+from amigo_api.core.outbound import OutboundPolicy, OutboundRefused
 from amigo_api.core.sql_tables import SqlTable, register_table
 from amigo_api.hog.bytecode import FORMAT_VERSION, compile_source
 from amigo_api.hog.lexer import HogSyntaxError
@@ -195,12 +196,17 @@ async def find_provider_key(caller: EnvironmentCaller, key_id: str) -> Document 
     return dict(found) if found else None
 
 
-async def create_provider_key(caller: EnvironmentCaller, box: SecretBox, body: s.ProviderKeyCreate
-                              ) -> dict[str, Any]:
-    """Stored encrypted; no network call (the state changes when a run uses the key)."""
+async def create_provider_key(caller: EnvironmentCaller, box: SecretBox, outbound: OutboundPolicy,
+                              body: s.ProviderKeyCreate) -> dict[str, Any]:
+    """Stored encrypted; no call to the provider (the state changes when a run uses the key). The base URL must
+    lead to an address the outbound policy allows (checked again whenever a run connects)."""
     base_url = body.base_url or BASE_URLS.get(body.provider)
     if base_url is None:
         raise FieldError(f"`base_url` is required for {body.provider} keys.", "base_url", "required")
+    try:
+        await outbound.check_url(base_url)
+    except OutboundRefused as refused:
+        raise FieldError(f"`base_url` is refused: {refused}", "base_url", "invalid") from refused
     doc = {**_scope(caller), "_id": uuid7(), "provider": body.provider, "name": body.name,
            "api_key": box.encrypt(body.api_key), "api_key_masked": _mask(body.api_key), "base_url": base_url,
            "state": "ok", "error_message": None, "created_by": caller.principal.user_id, "created_at": utcnow()}

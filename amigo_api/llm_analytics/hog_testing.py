@@ -1,21 +1,29 @@
 """`POST evaluations/test_hog/` (reference §6): Hog source dry-run against the environment's recent
-generations, nothing saved. Requests are checked as DRF checks them (`{"error": {field: [messages]}}`); the
-programs run on a worker thread, a few at a time, so the server keeps answering while one runs."""
+generations, nothing saved. Requests are checked as DRF checks them (`{"error": {field: [messages]}}`).
 
-from collections.abc import Callable
+Compiling, matching the conditions and running the program all happen in the Hog pool's child processes
+(`hog.pool`), never in the API process: one request uses one child at a time, an organization at most
+`AMIGO_HOG_PROCESSES_PER_ORGANIZATION` at once, and all of a request's programs share one time budget
+(`AMIGO_HOG_TEST_BUDGET_SECONDS`). The generations go to the children as raw BSON: the API never builds their
+properties, but for the previews of the few it sampled."""
+
+import contextlib
+import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-import anyio
+import bson
+from bson.raw_bson import RawBSONDocument
 
 from amigo_api.core.clock import utcnow
-from amigo_api.hog.compiler import CompiledProgram, compile_program
-from amigo_api.hog.evaluation import event_io, run_hog_eval
-from amigo_api.hog.filters import FilterError, compile_filters, matcher
-from amigo_api.hog.lexer import HogSyntaxError
+from amigo_api.core.errors import RateLimited
+from amigo_api.hog.evaluation import HogVerdict, event_io
+from amigo_api.hog.pool import HogBusy, HogPool, HogStopped
 from amigo_api.hog.runtime import Limits
 from amigo_api.llm_analytics.auth import EnvironmentCaller
 from amigo_api.llm_analytics.evaluation_rules import MAX_HOG_SOURCE
+from amigo_api.llm_analytics.repository import EventRepository
 from amigo_api.llm_analytics.text import flatten
 from amigo_api.settings import Settings
 
@@ -23,12 +31,14 @@ RECENT = timedelta(days=7)
 SCANNED = 2_000  # the most recent generations looked at for the conditions
 MAX_CONDITIONS = 100
 PREVIEW = 200
-HOG_THREADS = anyio.CapacityLimiter(4)  # programs running at once in this process
+MATCH_BATCH, MATCH_BATCH_BYTES = 100, 4 * 1024 * 1024  # generations sent to a child at once to be matched
+RETRY_SECONDS = 5
+GENERATION = "$ai_generation"
+BUSY = "Too many Hog programs of this organization are running; try again in a few seconds."
 TRUE_WORDS, FALSE_WORDS = {"true", "1", "yes", "on", "t", "y"}, {"false", "0", "no", "off", "f", "n"}
 NO_EVENTS = "No recent AI events found in the last 7 days"
 
 Errors = dict[str, Any]
-Matcher = Callable[[dict[str, Any]], bool]
 
 
 class HogTestRefusal(Exception):
@@ -109,62 +119,95 @@ def parse_request(body: Any) -> tuple[str, int, bool, list[dict[str, Any]]]:
     return request
 
 
-def _compiled(source: str) -> CompiledProgram:
-    try:
-        return compile_program(source)
-    except HogSyntaxError as error:
-        raise HogTestRefusal(f"Compilation error: {error}") from error
-    except RecursionError as error:
-        raise HogTestRefusal("Compilation failed due to an unexpected error") from error
+class Budget:
+    """The time one test_hog request's programs have in all, waiting for a child included."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._deadline = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return max(0.0, self._deadline - time.monotonic())
 
 
-def _matchers(conditions: list[dict[str, Any]]) -> list[Matcher]:
-    """One per condition with filters (the filters AND-ed); conditions without filters are skipped, and
-    `rollout_percentage` plays no part here."""
-    found = []
-    for condition in conditions:
-        properties = condition.get("properties")
-        if not properties:
-            continue
-        try:
-            if not isinstance(properties, list):
-                raise FilterError("`properties` must be a list of property filters")
-            found.append(matcher(compile_filters(properties)))
-        except FilterError as error:
-            raise HogTestRefusal(f"Invalid conditions: {error}") from error
-    return found
-
-
-def _result(program: CompiledProgram, event: dict[str, Any], allows_na: bool, limits: Limits) -> dict[str, Any]:
+def _result(raw: RawBSONDocument, verdict: HogVerdict) -> dict[str, Any]:
+    event = bson.decode(raw.raw)
     properties = event.get("properties") or {}
-    verdict = run_hog_eval(program, event, allows_na, limits)
     given_input, given_output = event_io(event.get("event", ""), properties)
     return {"event_uuid": event["uuid"], "trace_id": properties.get("$ai_trace_id"),
             "input_preview": flatten(given_input)[:PREVIEW], "output_preview": flatten(given_output)[:PREVIEW],
             "result": verdict.verdict, "reasoning": verdict.reasoning, "error": verdict.error}
 
 
-def _evaluate(program: CompiledProgram, events: list[dict[str, Any]], matchers: list[Matcher], sample_count: int,
-              allows_na: bool, limits: Limits) -> list[dict[str, Any]]:
-    """On a worker thread: the newest events passing any condition, each run through the program."""
-    chosen = [e for e in events if not matchers or any(m(e.get("properties") or {}) for m in matchers)]
-    return [_result(program, event, allows_na, limits) for event in chosen[:sample_count]]
+async def _checked(pool: HogPool, owner: str, source: str, filters: list[Any], budget: Budget) -> None:
+    """The source and the conditions' filters compile (in a child: it is work on the client's input too)."""
+    try:
+        answer = await pool.call(owner, ("check", source, filters), budget.left(), wait_seconds=budget.left())
+    except HogBusy as busy:
+        raise RateLimited(BUSY, error_code="throttled", headers={"Retry-After": str(RETRY_SECONDS)}) from busy
+    except HogStopped as stopped:
+        raise HogTestRefusal("Compilation failed due to an unexpected error") from stopped
+    if answer[0] == "refused":
+        raise HogTestRefusal(answer[1])
 
 
-async def dry_run(caller: EnvironmentCaller, body: Any, limits: Limits) -> dict[str, Any]:
+async def _chosen(pool: HogPool, caller: EnvironmentCaller, filters: list[Any], sample_count: int, budget: Budget
+                  ) -> list[RawBSONDocument]:
+    """The newest generations passing any condition; matched in a child, a few MiB of them at a time."""
+    events = EventRepository(caller.org).recent_raw(caller.environment["_id"], GENERATION, utcnow() - RECENT,
+                                                    SCANNED if any(filters) else sample_count)
+    if not any(filters):
+        return await events.to_list()
+    chosen: list[RawBSONDocument] = []
+    batch: list[RawBSONDocument] = []
+    size = 0
+    try:
+        async for event in events:
+            batch.append(event)
+            size += len(event.raw)
+            if size >= MATCH_BATCH_BYTES or len(batch) == MATCH_BATCH:
+                chosen += await _matched(pool, caller.org.org_id, filters, batch, budget)
+                batch, size = [], 0
+                if len(chosen) >= sample_count or not budget.left():
+                    break
+    finally:
+        await events.close()
+    if batch and len(chosen) < sample_count:
+        chosen += await _matched(pool, caller.org.org_id, filters, batch, budget)
+    return chosen[:sample_count]
+
+
+async def _matched(pool: HogPool, owner: str, filters: list[Any], batch: list[RawBSONDocument], budget: Budget
+                   ) -> list[RawBSONDocument]:
+    try:
+        answer = await pool.call(owner, ("match", filters, [bytes(e.raw) for e in batch]), budget.left(),
+                                 wait_seconds=budget.left())
+    except (HogBusy, HogStopped):
+        return []  # the budget is spent: the events already chosen are run
+    return [batch[i] for i in answer[1]]
+
+
+async def _run(pool: HogPool, owner: str, source: str, event: RawBSONDocument, allows_na: bool, limits: Limits,
+               budget: Budget) -> HogVerdict:
+    left = round(budget.left(), 1)
+    if left > 0:
+        limits = replace(limits, timeout_seconds=min(limits.timeout_seconds, left))
+        with contextlib.suppress(HogBusy):
+            return await pool.evaluate(owner, ("source", source), bytes(event.raw), allows_na, limits,
+                                       wait_seconds=left)
+    return HogVerdict(None, None, "", f"Not run: the {budget.seconds:g}s this test may take were spent on the "
+                                      "events before it")
+
+
+async def dry_run(caller: EnvironmentCaller, body: Any, pool: HogPool, limits: Limits, budget_seconds: float
+                  ) -> dict[str, Any]:
+    """The programs run in the pool's children, one at a time for this request, within one time budget."""
     source, sample_count, allows_na, conditions = parse_request(body)
-    # Compiling is work on client-sized input too: off the event loop, like the runs.
-    program = await anyio.to_thread.run_sync(_compiled, source, limiter=HOG_THREADS)
-    matchers = _matchers(conditions)
-    query = {"org_id": caller.org.org_id, "environment_id": caller.environment["_id"], "event": "$ai_generation",
-             "timestamp": {"$gt": utcnow() - RECENT}}
-    fields = {"_id": 0, "uuid": 1, "event": 1, "properties": 1, "distinct_id": 1}
-    limit = SCANNED if matchers else sample_count
-    events = await caller.org.db["events"].find(query, fields).sort([("timestamp", -1)]).limit(limit).to_list()
-    for event in events:
-        event["distinct_id"] = event.get("distinct_id") or ""
-    results = await anyio.to_thread.run_sync(_evaluate, program, events, matchers, sample_count, allows_na, limits,
-                                             limiter=HOG_THREADS)
+    budget, owner = Budget(budget_seconds), caller.org.org_id
+    filters = [condition.get("properties") for condition in conditions]
+    await _checked(pool, owner, source, filters, budget)
+    results = [_result(event, await _run(pool, owner, source, event, allows_na, limits, budget))
+               for event in await _chosen(pool, caller, filters, sample_count, budget)]
     return {"results": results} if results else {"results": [], "message": NO_EVENTS}
 
 

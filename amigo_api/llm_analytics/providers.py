@@ -2,22 +2,31 @@
 schema response format (OpenAI, and any server speaking it: vLLM, Ollama, a LiteLLM proxy, Gemini's and
 OpenRouter's endpoints, ...), and Anthropic's messages API, whose structured output is a forced tool call.
 
-Failures are classified for the run's error mapping (reference §5.3). The provider key is never part of a
-message: whatever a provider echoes of it is masked."""
+Failures are classified for the run's error mapping (reference §5.3). A failure's message is the status and the
+provider's own `error.message`, never the body a server answered; the key (and anything shaped like a secret) is
+masked in it. Answers are read up to a bound. Calls go through `core.outbound`'s client: the address a tenant
+gave is checked when the call connects."""
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from amigo_api.core.outbound import OutboundRefused
+
 TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 ANTHROPIC_VERSION = "2023-06-01"
 TOOL_NAME = "submit_evaluation"
-MAX_MESSAGE = 500
+MAX_MESSAGE = 300  # characters of a provider's error message kept in a run's message
+MAX_ERROR_BYTES = 64 * 1024
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+SECRET_LIKE = re.compile(r"\b(?:sk|pk|rk|key|phc|phx)[-_][A-Za-z0-9_-]{8,}|\b[A-Za-z0-9_-]{32,}")
 # Error kinds: whether the run may try again.
 RETRYABLE = {"server": True, "network": True, "auth": False, "permission": False, "quota": False,
-             "rate_limit": False, "model_not_found": False, "bad_request": False, "parse_error": False}
+             "rate_limit": False, "model_not_found": False, "bad_request": False, "parse_error": False,
+             "address": False}
 
 
 @dataclass(frozen=True)
@@ -37,9 +46,18 @@ class ProviderError(Exception):
         return RETRYABLE.get(self.kind, False)
 
 
-def _masked(text: str, api_key: str) -> str:
-    text = text[:MAX_MESSAGE]
-    return text.replace(api_key, "***") if api_key else text
+def _provider_message(raw: bytes, api_key: str) -> str:
+    """The provider's own `error.message` (OpenAI's and Anthropic's error bodies both carry one), truncated and
+    with secrets masked; never the body itself, which a server at a tenant-chosen address controls."""
+    try:
+        error = json.loads(raw).get("error")
+    except (ValueError, AttributeError):
+        return ""
+    message = error.get("message") if isinstance(error, dict) else error
+    if not isinstance(message, str):
+        return ""
+    message = message.replace(api_key, "***") if api_key else message
+    return SECRET_LIKE.sub("***", message)[:MAX_MESSAGE]
 
 
 def _kind(status: int, body: str) -> str:
@@ -57,18 +75,32 @@ def _kind(status: int, body: str) -> str:
     return "bad_request"
 
 
+async def _read(response: httpx.Response, limit: int) -> bytes:
+    """At most `limit` bytes of an answer: whoever answers, it costs a bounded amount of memory."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise ProviderError("parse_error", f"The provider's answer is larger than {limit} bytes.")
+    return bytes(body)
+
+
 async def _post(client: httpx.AsyncClient, url: str, headers: dict[str, str], body: dict[str, Any],
                 api_key: str) -> dict[str, Any]:
     try:
-        response = await client.post(url, headers=headers, json=body, timeout=TIMEOUT)
+        async with client.stream("POST", url, headers=headers, json=body, timeout=TIMEOUT) as response:
+            raw = await _read(response, MAX_ERROR_BYTES if response.status_code >= 400 else MAX_ANSWER_BYTES)
+    except OutboundRefused as refused:
+        raise ProviderError("address", f"The provider's address is refused: {refused}") from refused
     except httpx.HTTPError as error:
         raise ProviderError("network", f"The provider could not be reached: {type(error).__name__}") from error
     if response.status_code >= 400:
-        raise ProviderError(_kind(response.status_code, response.text),
-                            f"The provider answered {response.status_code}: {_masked(response.text, api_key)}",
+        said = _provider_message(raw, api_key)
+        raise ProviderError(_kind(response.status_code, raw.decode(errors="replace")),
+                            f"The provider answered {response.status_code}" + (f": {said}" if said else "."),
                             response.status_code)
     try:
-        answer = response.json()
+        answer = json.loads(raw)
     except ValueError as error:
         raise ProviderError("parse_error", "The provider's answer is not JSON.") from error
     if not isinstance(answer, dict):

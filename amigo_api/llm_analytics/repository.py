@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
 import bson
+from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
@@ -64,6 +66,14 @@ class EventRepository(TypedRepository[EventDocument]):
                IndexModel([("org_id", ASCENDING), ("environment_id", ASCENDING), ("uuid", ASCENDING)],
                           name="event_environment_uuid"),
                IndexModel([("eval_pending", ASCENDING)], name="event_eval_pending")]
+
+    def recent_raw(self, environment_id: int, event: str, since: datetime, limit: int
+                   ) -> AsyncCursor[RawBSONDocument]:
+        """The newest events of a kind, as raw BSON (decoded only where they are read)."""
+        raw = self.collection.with_options(codec_options=CodecOptions(document_class=RawBSONDocument, tz_aware=True))
+        query = self.scoped({"environment_id": environment_id, "event": event, "timestamp": {"$gt": since}})
+        fields = {"_id": 0, "uuid": 1, "event": 1, "properties": 1, "distinct_id": 1}
+        return raw.find(query, fields).sort([("timestamp", -1)]).limit(limit)
 
     def encode(self, doc: EventDocument) -> RawBSONDocument:
         """The document as it is stored (with its organization), encoded once: the caller can weigh it, and a

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import anyio
 import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -20,10 +19,9 @@ from amigo_api.core.clock import utcnow
 from amigo_api.core.crypto import SecretBox
 from amigo_api.core.db import Clusters, Document, OrgDb
 from amigo_api.core.errors import Conflict
-from amigo_api.hog.bytecode import StaleBytecode, load
-from amigo_api.hog.compiler import CompiledProgram, compile_program
-from amigo_api.hog.evaluation import event_io, run_hog_eval
-from amigo_api.hog.lexer import HogSyntaxError
+from amigo_api.core.outbound import OutboundPolicy, outbound_client
+from amigo_api.hog.evaluation import event_io
+from amigo_api.hog.pool import HogPool
 from amigo_api.llm_analytics import capture, hog_testing, judge, judging, providers, run_records
 from amigo_api.llm_analytics.evaluations import EVALUATIONS
 from amigo_api.llm_analytics.repository import EventDocument, EventRepository
@@ -36,20 +34,23 @@ EVALUATION_EVENTS = uuid.UUID("0b6f4c7e-2d1a-4f36-9a57-3c1e8f5d2a90")  # the nam
 
 class EvaluationContext:
     """What the evaluation activities of one worker process share: settings, database clients, the service key
-    (to open provider keys), the blob store (prompt logs) and one HTTP client."""
+    (to open provider keys), the blob store (prompt logs), the Hog pool and one HTTP client (calls only where the
+    outbound policy allows)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.clusters = Clusters(settings)
         self.box = SecretBox(settings.secret_key)
         self.blobs = BlobStore(settings.blob_root)
-        self.http = httpx.AsyncClient()
+        self.http = outbound_client(OutboundPolicy.from_settings(settings), settings.outbound_proxy)
         self.limits = hog_testing.limits_of(settings)
+        self.hog = HogPool(settings.hog_processes, settings.hog_processes_per_organization, settings.hog_memory_mb)
 
     async def org(self, org_id: str) -> OrgDb:
         return await self.clusters.org_db(org_id)
 
     async def close(self) -> None:
+        await self.hog.close()
         await self.http.aclose()
         await self.clusters.close()
 
@@ -61,14 +62,6 @@ def _workflow_id() -> str:
 
 def _not_found(what: str) -> ApplicationError:
     return ApplicationError(f"{what} not found", type="not_found", non_retryable=True)
-
-
-def _compiled(evaluation: Document) -> CompiledProgram:
-    config = evaluation.get("evaluation_config") or {}
-    try:
-        return load(config.get("bytecode"))
-    except StaleBytecode:
-        return compile_program(str(config.get("source") or ""))
 
 
 class EvaluationActivities:
@@ -113,22 +106,18 @@ class EvaluationActivities:
 
     @activity.defn(name="execute_hog_eval")
     async def execute_hog_eval(self, hog: HogJob) -> dict[str, Any]:
+        """In a child of the worker's Hog pool: the worker's other activities keep running and heartbeating."""
         job, evaluation = hog.job, hog.evaluation
         org = await self.context.org(job.org_id)
         event = await self._event(org, job)
         common = self._common(evaluation, event)
-        try:
-            program = await anyio.to_thread.run_sync(_compiled, evaluation)
-        except HogSyntaxError as error:
-            verdict = None
-            message = f"Compilation error: {error}"
-        else:  # on a thread: the worker's other activities keep heartbeating while a program runs
-            verdict = await anyio.to_thread.run_sync(run_hog_eval, program, event, common["allows_na"],
-                                                     self.context.limits)
-            message = verdict.error or ""
-        if verdict is None or verdict.error is not None:
+        config = evaluation.get("evaluation_config") or {}
+        program = ("stored", config.get("bytecode"), str(config.get("source") or ""))
+        verdict = await self.context.hog.evaluate(job.org_id, program, event, common["allows_na"],
+                                                  self.context.limits)
+        if verdict.error is not None:
             await judging.set_status(org, {"_id": job.evaluation_id}, "hog_error")
-            return {**common, "skipped": True, "skip_reason": "hog_error", "message": message}
+            return {**common, "skipped": True, "skip_reason": "hog_error", "message": verdict.error}
         return {**common, "verdict": verdict.verdict, "reasoning": verdict.reasoning,
                 "applicable": verdict.applicable}
 
