@@ -65,6 +65,10 @@ async def test_evaluations(client: httpx.AsyncClient, admin: Caller) -> None:
     broken = await refused({**JUDGE, "evaluation_type": "hog", "evaluation_config": {"source": "return |"}},
                            "evaluation_config")
     assert broken["detail"].startswith("Failed to compile Hog code: Unexpected character '|' (line 1, column 8)")
+    long_sum = "return " + "+".join(["1"] * 33_000)  # compiled in a Hog child: 400, not the API's recursion error
+    deep = await refused({**JUDGE, "evaluation_type": "hog", "evaluation_config": {"source": long_sum}},
+                         "evaluation_config")
+    assert deep["detail"] == "Failed to compile Hog code: the program nests too deeply to be compiled"
     hog = await client.post(f"{base}/evaluations/", headers=key, json={
         **JUDGE, "name": "short", "evaluation_type": "hog", "enabled": True,
         "evaluation_config": {"source": "return length(event.properties.$ai_output_choices) > 0"}})

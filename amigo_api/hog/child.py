@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 import bson
 
-from amigo_api.hog.bytecode import StaleBytecode, load
+from amigo_api.hog.bytecode import StaleBytecode, compile_source, load
 from amigo_api.hog.compiler import CompiledProgram, compile_program
 from amigo_api.hog.evaluation import HogVerdict, run_hog_eval
 from amigo_api.hog.filters import FilterError, compile_filters, matcher
@@ -97,6 +97,16 @@ def _event(value: bytes | dict[str, Any]) -> dict[str, Any]:
     return bson.decode(value) if isinstance(value, bytes) else value
 
 
+def compile_stored(source: str) -> tuple[Any, ...]:
+    """The stored form of a program (`bytecode.compile_source`): `("compiled", form)` or `("refused", why)`."""
+    try:
+        return ("compiled", compile_source(source))
+    except HogSyntaxError as error:
+        return ("refused", str(error))
+    except RecursionError:
+        return ("refused", "the program nests too deeply to be compiled")
+
+
 def check(source: str, conditions: list[Any]) -> tuple[Any, ...]:
     """Whether the source compiles and the conditions' filters do: `("ok",)` or `("refused", message)`."""
     try:
@@ -132,7 +142,8 @@ def evaluate(spec: tuple[Any, ...], event: bytes | dict[str, Any], allows_na: bo
     return ("verdict", run_hog_eval(program, _event(event), allows_na, limits))
 
 
-HANDLERS: dict[str, Callable[..., tuple[Any, ...]]] = {"check": check, "match": match, "evaluate": evaluate}
+HANDLERS: dict[str, Callable[..., tuple[Any, ...]]] = {"compile": compile_stored, "check": check, "match": match,
+                                                       "evaluate": evaluate}
 
 
 def _die_with(parent: int) -> None:

@@ -52,8 +52,9 @@ async def list_evaluations(request: Request, caller: Reader, search: str | None 
 @environment_route("/evaluations/", methods=["POST"], status_code=201, operation_id="create-evaluation",
                    response_model=s.EvaluationOut,
                    summary="Create an evaluation", dependencies=WRITES)
-async def create_evaluation(body: s.EvaluationCreate, caller: Writer, names: ModelNames) -> dict[str, Any]:
-    return await service.create_evaluation(caller, names, body)
+async def create_evaluation(body: s.EvaluationCreate, caller: Writer, names: ModelNames, pool: Hog
+                            ) -> dict[str, Any]:
+    return await service.create_evaluation(caller, names, pool, body)
 
 
 async def _json(request: Request) -> Any:
@@ -121,17 +122,17 @@ async def retrieve_evaluation(evaluation_id: str, caller: Reader) -> dict[str, A
 @environment_route("/evaluations/{evaluation_id}/", methods=["PATCH"], operation_id="update-evaluation",
                    response_model=s.EvaluationOut,
                    summary="Update an evaluation (or soft-delete it with `deleted: true`)", dependencies=WRITES)
-async def patch_evaluation(evaluation_id: str, body: s.EvaluationPatch, caller: Writer, names: ModelNames
-                           ) -> dict[str, Any]:
-    return await service.update_evaluation(caller, names, evaluation_id, body)
+async def patch_evaluation(evaluation_id: str, body: s.EvaluationPatch, caller: Writer, names: ModelNames,
+                           pool: Hog) -> dict[str, Any]:
+    return await service.update_evaluation(caller, names, pool, evaluation_id, body)
 
 
 @environment_route("/evaluations/{evaluation_id}/", methods=["PUT"], operation_id="replace-evaluation",
                    response_model=s.EvaluationOut,
                    summary="Replace an evaluation", dependencies=WRITES)
-async def put_evaluation(evaluation_id: str, body: s.EvaluationCreate, caller: Writer, names: ModelNames
-                         ) -> dict[str, Any]:
-    return await service.update_evaluation(caller, names, evaluation_id, body)
+async def put_evaluation(evaluation_id: str, body: s.EvaluationCreate, caller: Writer, names: ModelNames,
+                         pool: Hog) -> dict[str, Any]:
+    return await service.update_evaluation(caller, names, pool, evaluation_id, body)
 
 
 @environment_route("/evaluations/{evaluation_id}/", methods=["DELETE"], status_code=405, response_class=Response,

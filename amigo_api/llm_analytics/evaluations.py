@@ -3,17 +3,17 @@
 import re
 from typing import Any
 
-import anyio
 from fastapi import Request
 
 from amigo_api.core.clock import utcnow
 from amigo_api.core.crypto import SecretBox
 from amigo_api.core.db import Document, OrgDb
-from amigo_api.core.errors import InvalidRequest, NotFound
+from amigo_api.core.errors import InvalidRequest, NotFound, RateLimited
 from amigo_api.core.outbound import OutboundPolicy, OutboundRefused
 from amigo_api.core.sql_tables import SqlTable, register_table
 from amigo_api.hog.bytecode import FORMAT_VERSION, compile_source
 from amigo_api.hog.lexer import HogSyntaxError
+from amigo_api.hog.pool import HogBusy, HogPool, HogStopped
 from amigo_api.llm_analytics import schemas as s
 from amigo_api.llm_analytics.auth import EnvironmentCaller
 from amigo_api.llm_analytics.datasets import COMMON_COLUMNS, NEWEST_FIRST, Resource
@@ -37,6 +37,7 @@ BASE_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.an
              "gemini": "https://generativelanguage.googleapis.com/v1beta/openai",
              "openrouter": "https://openrouter.ai/api/v1", "fireworks": "https://api.fireworks.ai/inference/v1",
              "together_ai": "https://api.together.xyz/v1", "minimax": "https://api.minimax.io/v1"}
+COMPILE_SECONDS = 10  # a save waits this long for a Hog child, and its compiling this long again
 
 
 def _scope(caller: EnvironmentCaller, **query: Any) -> Document:
@@ -57,13 +58,33 @@ evaluations = Resource(EVALUATIONS, (), _render)
 
 
 def _compiled(evaluation_type: str, evaluation_config: dict[str, Any]) -> dict[str, Any]:
-    """A Hog evaluation's source compiled into its `bytecode` (400 with line and column when it does not)."""
+    """A Hog evaluation's source compiled into its `bytecode` (400 with line and column when it does not), here:
+    for evaluations stored before the current format, at start-up."""
     if evaluation_type == "hog":
         try:
             return {**evaluation_config, "bytecode": compile_source(evaluation_config["source"])}
-        except HogSyntaxError as error:
+        except (HogSyntaxError, RecursionError) as error:
             raise FieldError(f"Failed to compile Hog code: {error}", "evaluation_config") from error
     return evaluation_config
+
+
+async def _compiled_in(pool: HogPool, owner: str, evaluation_type: str, evaluation_config: dict[str, Any]
+                       ) -> dict[str, Any]:
+    """What a client saves is compiled in a child of the Hog pool: it is work on the client's input."""
+    if evaluation_type != "hog":
+        return evaluation_config
+    try:
+        answer = await pool.call(owner, ("compile", evaluation_config["source"]), COMPILE_SECONDS,
+                                 wait_seconds=COMPILE_SECONDS)
+    except HogBusy as busy:
+        raise RateLimited("Too many Hog programs of this organization are running; try again in a few seconds.",
+                          error_code="throttled", headers={"Retry-After": "5"}) from busy
+    except HogStopped as stopped:
+        ran_out = "time" if stopped.reason == "timeout" else "memory"
+        raise FieldError(f"Failed to compile Hog code: it ran out of {ran_out}.", "evaluation_config") from stopped
+    if answer[0] == "refused":
+        raise FieldError(f"Failed to compile Hog code: {answer[1]}", "evaluation_config")
+    return {**evaluation_config, "bytecode": answer[1]}
 
 
 def evaluation_query(search: str | None, enabled: bool | None, ids: str | None) -> Document:
@@ -103,11 +124,11 @@ async def _model_configuration(caller: EnvironmentCaller, registry_names: set[st
     return {"provider": value.provider, "model": value.model, "provider_key_id": value.provider_key_id}
 
 
-async def create_evaluation(caller: EnvironmentCaller, registry_names: set[str], body: s.EvaluationCreate
-                            ) -> dict[str, Any]:
+async def create_evaluation(caller: EnvironmentCaller, registry_names: set[str], pool: HogPool,
+                            body: s.EvaluationCreate) -> dict[str, Any]:
     evaluation_config, output_config = validate_configs(body.evaluation_type, body.output_type,
                                                         body.evaluation_config, body.output_config)
-    evaluation_config = await anyio.to_thread.run_sync(_compiled, body.evaluation_type, evaluation_config)
+    evaluation_config = await _compiled_in(pool, caller.org.org_id, body.evaluation_type, evaluation_config)
     status, reason = status_for(body.enabled)
     now = utcnow()
     doc = {**_scope(caller), "_id": uuid7(), "name": body.name, "description": body.description,
@@ -123,7 +144,7 @@ async def create_evaluation(caller: EnvironmentCaller, registry_names: set[str],
     return await evaluations.show(caller, doc)
 
 
-async def update_evaluation(caller: EnvironmentCaller, registry_names: set[str], evaluation_id: str,
+async def update_evaluation(caller: EnvironmentCaller, registry_names: set[str], pool: HogPool, evaluation_id: str,
                             body: s.EvaluationPatch | s.EvaluationCreate) -> dict[str, Any]:
     """Only what the request sends changes; the stored types validate a config sent alone."""
     current = await evaluations.get(caller, evaluation_id, include_deleted=True)
@@ -135,8 +156,8 @@ async def update_evaluation(caller: EnvironmentCaller, registry_names: set[str],
     if sent & {"evaluation_type", "output_type", "evaluation_config", "output_config"}:
         changes["evaluation_config"], changes["output_config"] = validate_configs(
             merged["evaluation_type"], merged["output_type"], merged["evaluation_config"], merged["output_config"])
-        changes["evaluation_config"] = await anyio.to_thread.run_sync(_compiled, merged["evaluation_type"],
-                                                                      changes["evaluation_config"])
+        changes["evaluation_config"] = await _compiled_in(pool, caller.org.org_id, merged["evaluation_type"],
+                                                          changes["evaluation_config"])
     if "conditions" in sent:
         changes["conditions"] = validate_conditions(body.conditions)
     if "conditions" in changes or "evaluation_config" in changes:
