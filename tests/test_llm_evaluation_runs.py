@@ -53,6 +53,14 @@ class Environment:
         assert answer.status_code == 201, answer.text
         return str(answer.json()["id"])
 
+    async def byok_judge(self, url: str, **fields: Any) -> tuple[str, dict[str, Any]]:
+        """A provider key for the server at `url`, and an LLM judge evaluation that uses it."""
+        key_id = await self.provider_key("openai", url)
+        evaluation = await self.evaluation(
+            evaluation_type="llm_judge", evaluation_config={"prompt": "Correct?"},
+            model_configuration={"provider": "openai", "model": "judge-model", "provider_key_id": key_id}, **fields)
+        return key_id, evaluation
+
     async def run(self, evaluation: dict[str, Any], event: dict[str, Any]) -> str:
         answer = await self.http.post(f"{self.base}/evaluation_runs/", headers=self.key, json={
             "evaluation_id": evaluation["id"], "target_event_id": event["uuid"].replace("-", ""),
@@ -166,10 +174,7 @@ async def test_llm_judge_runs_with_a_provider_key(env: Environment, llm: LlmStub
 async def test_provider_failures_map_to_run_and_key_states(env: Environment, llm: LlmStub,
                                                            db: Database[dict[str, Any]], marker: str, status: str,
                                                            key_state: str, reason: str | None) -> None:
-    key_id = await env.provider_key("openai", llm.url)
-    evaluation = await env.evaluation(
-        evaluation_type="llm_judge", evaluation_config={"prompt": "Correct?"}, enabled=True,
-        model_configuration={"provider": "openai", "model": "judge-model", "provider_key_id": key_id})
+    key_id, evaluation = await env.byok_judge(llm.url, enabled=True)
     event = generation(f"[stub:{marker}]")
     await env.capture(event)
     run = await env.ended(evaluation, await env.run(evaluation, event))
@@ -184,10 +189,7 @@ async def test_provider_failures_map_to_run_and_key_states(env: Environment, llm
 
 
 async def test_a_server_error_is_tried_again(env: Environment, llm: LlmStub, db: Database[dict[str, Any]]) -> None:
-    key_id = await env.provider_key("openai", llm.url)
-    evaluation = await env.evaluation(
-        evaluation_type="llm_judge", evaluation_config={"prompt": "Correct?"},
-        model_configuration={"provider": "openai", "model": "judge-model", "provider_key_id": key_id})
+    _, evaluation = await env.byok_judge(llm.url)
     event = generation("[stub:500-once]")
     await env.capture(event)
     run = await env.ended(evaluation, await env.run(evaluation, event), seconds=90)
@@ -196,10 +198,7 @@ async def test_a_server_error_is_tried_again(env: Environment, llm: LlmStub, db:
 
 async def test_a_provider_error_shows_its_status_and_message_never_its_body(
         env: Environment, llm: LlmStub, db: Database[dict[str, Any]]) -> None:
-    key_id = await env.provider_key("openai", llm.url)
-    evaluation = await env.evaluation(
-        evaluation_type="llm_judge", evaluation_config={"prompt": "Correct?"},
-        model_configuration={"provider": "openai", "model": "judge-model", "provider_key_id": key_id})
+    key_id, evaluation = await env.byok_judge(llm.url)
     event = generation("[stub:500-leaky]")
     await env.capture(event)
     run = await env.ended(evaluation, await env.run(evaluation, event), seconds=120)  # tried three times
