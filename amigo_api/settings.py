@@ -90,6 +90,16 @@ class Settings(BaseSettings):
     tool_max_processes: int = 64
     tool_max_open_files: int = 256
     tool_max_file_mb: int = 64
+    # A run as a whole (its cgroup): the memory of all its processes, /tmp's pages included; and /tmp's size.
+    tool_run_memory_mb: int = 1024
+    tool_tmp_mb: int = 256
+    # Runs without a cgroup of their own are refused (true), or bounded by per-process limits only (false: `dev`).
+    tool_require_cgroups: bool = True
+    # A root worker runs each tool as a uid of the run's own, from this range, leased across the host's workers
+    # with a lock file per uid in this folder (every worker of a host must share it, or use ranges apart).
+    tool_uid_first: int = Field(default=200_000, ge=1000)
+    tool_uid_count: int = Field(default=256, ge=1)
+    tool_uid_lock_dir: str = "/run/amigo-api/tool-uids"
     # Development only: run tool code without bubblewrap (no isolation at all; every run logs a warning).
     tool_sandbox: bool = True
     # Give tool code the host's network (egress to anything the worker reaches, the database included unless

@@ -164,7 +164,9 @@ def run_dev(host: str, port: int | None, data_dir: Path, console: Console) -> in
         env = {"AMIGO_MONGO_URI": mongo_uri, "AMIGO_TEMPORAL_ADDRESS": temporal_address,
                "AMIGO_SECRET_KEY": _secret_key(data_dir), "AMIGO_TEMPORAL_REQUIRED": "true",
                "AMIGO_GIT_ROOT": str(data_dir / "git"), "AMIGO_BLOB_ROOT": str(data_dir / "blobs"),
-               "AMIGO_TOOL_BUILD_ROOT": str(data_dir / "tool-builds")}
+               "AMIGO_TOOL_BUILD_ROOT": str(data_dir / "tool-builds"),
+               # a development machine may not let the worker make cgroups: runs are then bounded by rlimits
+               "AMIGO_TOOL_REQUIRE_CGROUPS": os.environ.get("AMIGO_TOOL_REQUIRE_CGROUPS", "false")}
         settings = Settings(mongo_uri=mongo_uri, temporal_address=temporal_address, secret_key=env["AMIGO_SECRET_KEY"])
         with console.status("creating organization credentials"):
             credentials = _credentials(settings, data_dir)

@@ -1,11 +1,15 @@
-"""The bubblewrap command line that confines one run of tool code (docs/tools.md, "The runner").
+"""The bubblewrap command that confines one run of tool code (docs/tools.md, "The runner").
 
 Inside: a fresh root with `/usr` (and the interpreter's own prefix) read-only, the built environment at
-/tool/env and the project at /tool/project read-only, a private tmpfs /tmp, a minimal /etc, its own /proc and
-/dev; new mount, PID, network (loopback only), IPC and UTS namespaces; a new session; it dies with the
-worker. When the worker runs as root, bubblewrap needs no user namespace and the tool drops to a real
-unprivileged uid (`setpriv`), so process limits bind it; otherwise bubblewrap maps the worker's own uid.
-Resource limits are set by `prlimit` before the interpreter starts."""
+/tool/env and the project at /tool/project read-only, a private tmpfs /tmp of a set size, a minimal /etc, its own
+/proc and /dev; new mount, PID, network (loopback only), IPC and UTS namespaces; a new session; a system-call
+filter (`seccomp.py`); it dies with the worker. When the worker runs as root, bubblewrap needs no user namespace
+and the tool drops to a real unprivileged uid of its own (`setpriv`, a uid leased from `uids.py`), so process
+limits bind it alone; otherwise bubblewrap maps the worker's own uid. Resource limits are set by `prlimit` before
+the interpreter starts.
+
+bubblewrap reads its options, the tool's environment among them, from a file descriptor (`--args FD`): no
+process's command line on the host holds a variable's value."""
 
 import os
 import shutil
@@ -20,6 +24,7 @@ ENV_MOUNT = f"{TOOL_ROOT}/env"
 PROJECT_MOUNT = f"{TOOL_ROOT}/project"
 HARNESS_MOUNT = f"{TOOL_ROOT}/harness.py"
 NOBODY = 65534
+MiB = 1024 * 1024
 MINIMAL_ETC = {
     "passwd": "root:x:0:0:root:/tmp:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/tmp:/usr/sbin/nologin\n",
     "group": "root:x:0:\nnogroup:x:65534:\n",
@@ -43,10 +48,12 @@ class SandboxUnavailable(RuntimeError):
 class Limits:
     wall_seconds: float
     cpu_seconds: int
-    memory_mb: int
-    max_processes: int
+    memory_mb: int  # each process's address space
+    max_processes: int  # per run (its cgroup), and per uid (RLIMIT_NPROC) where the uid is the run's own
     max_open_files: int
     max_file_mb: int
+    run_memory_mb: int = 1024  # every process of the run together, /tmp's pages included (its cgroup)
+    tmp_mb: int = 256  # the size of the run's /tmp
 
 
 @dataclass(frozen=True)
@@ -57,9 +64,13 @@ class Mounts:
     etc: Path  # the minimal /etc
 
 
-def write_minimal_etc(folder: Path) -> Path:
+def write_minimal_etc(folder: Path, uids: range = range(0)) -> Path:
+    """`uids`: the sandbox's own, named in /etc/passwd (some libraries look the running user up)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name, content in MINIMAL_ETC.items():
+    named = "".join(f"run{uid}:x:{uid}:{uid}:run:/tmp:/usr/sbin/nologin\n" for uid in uids)
+    groups = "".join(f"run{uid}:x:{uid}:\n" for uid in uids)
+    files = {**MINIMAL_ETC, "passwd": MINIMAL_ETC["passwd"] + named, "group": MINIMAL_ETC["group"] + groups}
+    for name, content in files.items():
         if not (folder / name).exists() or (folder / name).read_text() != content:
             (folder / name).write_text(content)
         (folder / name).chmod(0o644)
@@ -81,20 +92,20 @@ def _ancestors_with_modes(target: Path) -> list[str]:
     return args
 
 
-def _limits(limits: Limits) -> list[str]:
-    mb = 1024 * 1024
-    return ["/usr/bin/prlimit", f"--cpu={limits.cpu_seconds}", f"--as={limits.memory_mb * mb}",
-            f"--nproc={limits.max_processes}", f"--nofile={limits.max_open_files}",
-            f"--fsize={limits.max_file_mb * mb}", "--core=0", "--"]
+def _limits(limits: Limits, count_processes: bool = True) -> list[str]:
+    """`count_processes`: RLIMIT_NPROC counts every process of the uid on the host, so it is set only where the
+    uid is the run's own (or where nothing else bounds the run's processes)."""
+    nproc = [f"--nproc={limits.max_processes}"] if count_processes else []
+    return ["/usr/bin/prlimit", f"--cpu={limits.cpu_seconds}", f"--as={limits.memory_mb * MiB}", *nproc,
+            f"--nofile={limits.max_open_files}", f"--fsize={limits.max_file_mb * MiB}", "--core=0", "--"]
 
 
-def bwrap_command(argv: list[str], mounts: Mounts, env: dict[str, str], limits: Limits, *, network: bool,
-                  as_root: bool | None = None) -> list[str]:
-    """The full command: bwrap, then (as root) setpriv to `nobody`, then prlimit, then `argv`."""
-    as_root = os.geteuid() == 0 if as_root is None else as_root
+def bwrap_options(mounts: Mounts, env: dict[str, str], limits: Limits, *, network: bool, as_root: bool,
+                  seccomp_fd: int) -> list[str]:
+    """What bubblewrap reads from `--args FD`: the namespaces, the file system, the filter and the environment."""
     prefix = interpreter_prefix()
-    command = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-               "--unshare-cgroup-try"]
+    command = ["--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+               "--unshare-cgroup-try", "--seccomp", str(seccomp_fd)]
     if not network:
         command.append("--unshare-net")
     if not as_root:
@@ -104,16 +115,24 @@ def bwrap_command(argv: list[str], mounts: Mounts, env: dict[str, str], limits: 
     if not str(prefix).startswith("/usr/"):
         command += [*_ancestors_with_modes(prefix), "--ro-bind", str(prefix), str(prefix)]
     command += ["--ro-bind", str(mounts.etc), "/etc", "--proc", "/proc", "--dev", "/dev",
-                "--perms", "1777", "--tmpfs", "/tmp", "--perms", "0755", "--dir", TOOL_ROOT,
+                "--perms", "1777", "--size", str(limits.tmp_mb * MiB), "--tmpfs", "/tmp",
+                "--perms", "0755", "--dir", TOOL_ROOT,
                 "--ro-bind", str(mounts.env), ENV_MOUNT, "--ro-bind", str(mounts.project), PROJECT_MOUNT,
                 "--ro-bind", str(mounts.harness), HARNESS_MOUNT, "--chdir", PROJECT_MOUNT, "--clearenv"]
     for name, value in env.items():
         command += ["--setenv", name, value]
-    command.append("--")
-    if as_root:
-        command += ["/usr/bin/setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                    "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
-    return command + _limits(limits) + argv
+    return command
+
+
+def bwrap_command(args_fd: int, argv: list[str], limits: Limits, *, uid: int | None, count_processes: bool
+                  ) -> list[str]:
+    """The command line: bwrap with its options behind `args_fd`, then (as root) setpriv to the run's `uid`, then
+    prlimit, then `argv`. Nothing in it is the tool's."""
+    command = ["bwrap", "--args", str(args_fd), "--"]
+    if uid is not None:
+        command += ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+                    "--bounding-set=-all", "--no-new-privs"]
+    return command + _limits(limits, count_processes) + argv
 
 
 def unconfined_command(argv: list[str], mounts: Mounts, limits: Limits) -> list[str]:

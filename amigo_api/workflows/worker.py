@@ -24,12 +24,14 @@ from amigo_api.llm_analytics.dispatcher import Dispatcher
 from amigo_api.llm_analytics.run_activities import EvaluationActivities, EvaluationContext
 from amigo_api.llm_analytics.run_workflow import RunEvaluationWorkflow
 from amigo_api.sandbox.confinement import SandboxUnavailable, check_bubblewrap
+from amigo_api.sandbox.runner import CGROUP_HINT
 from amigo_api.settings import Settings
 from amigo_api.tools.activity_support import WorkerContext
 from amigo_api.tools.publish_activities import PublishActivities
 from amigo_api.tools.publish_workflow import PublishToolVersionWorkflow
 from amigo_api.tools.run_activities import RunActivities
 from amigo_api.tools.run_workflow import InvokeToolWorkflow, TestToolWorkflow
+from amigo_api.tools.runtime import isolation
 from amigo_api.workflows.probe import ProbeWorkflow, probe_activity
 
 log = structlog.get_logger(__name__)
@@ -117,6 +119,13 @@ def _check_sandbox(settings: Settings) -> None:
         check_bubblewrap()
     except SandboxUnavailable as error:
         log.error("tool_sandbox_unavailable", error=str(error))
+    found = isolation(settings)
+    if found.cgroups is None and found.require_cgroups:
+        log.error("tool_cgroups_unavailable", error=found.cgroup_error, hint=CGROUP_HINT)
+    elif found.cgroups is None:
+        log.warning("tool_runs_without_cgroups", error=found.cgroup_error,
+                    hint="AMIGO_TOOL_REQUIRE_CGROUPS=false: a run is bounded by per-process limits only; "
+                         "development only.")
 
 
 async def has_pollers(client: Client, settings: Settings) -> bool:
