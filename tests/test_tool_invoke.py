@@ -11,7 +11,7 @@ import httpx
 from pymongo import MongoClient
 
 from tests.conftest import Caller
-from tests.toolstack import Stack, Workspace, create_tool, kill_worker_mid_run, publish, sandboxes
+from tests.toolstack import Stack, Workspace, create_tool, kill_worker_mid_run, publish
 
 ECHO = '''import json, os, time
 from pydantic import BaseModel, Field
@@ -264,10 +264,10 @@ async def test_a_worker_killed_during_an_invoke_fails_clearly(stack: Stack, http
                                                               workspace: Workspace) -> None:
     tool_id = await _echo_tool(http, admin, workspace, "sleepy")
     running = asyncio.ensure_future(_invoke(http, admin, tool_id, "1.0.0", _input("sleep")))
-    await kill_worker_mid_run(stack, "worker-after-invoke")
+    left = await kill_worker_mid_run(stack, "worker-after-invoke")
     # The run is not retried (a tool may have effects): the heartbeat timeout ends it with a clear 503.
     response = await asyncio.wait_for(running, 60)
     assert response.status_code == 503 and response.json()["error_code"] == "tool_runner_failed", response.text
-    assert sandboxes(stack.build_root) == []
+    assert left == []
     again = await _invoke(http, admin, tool_id, "1.0.0", _input("awake"))
     assert again.status_code == 200 and again.json()["invocation_results"][0]["succeeded"], again.text

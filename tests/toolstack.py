@@ -172,35 +172,40 @@ def wait_for(condition: Any, seconds: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def sandboxes(build_root: Path) -> list[int]:
-    """The bubblewrap processes running builds of this stack (their sandboxes die with them)."""
+def sandboxes(worker_pid: int) -> list[int]:
+    """The bubblewrap processes a worker started (their sandboxes die with them)."""
     found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+    for status in Path("/proc").glob("[0-9]*/status"):
         try:
-            arguments = cmdline.read_bytes().split(b"\0")
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
         except OSError:
             continue
-        if arguments and arguments[0].endswith(b"bwrap") and any(str(build_root).encode() in a for a in arguments):
-            found.append(int(cmdline.parent.name))
+        if fields.get("Name") == "bwrap" and fields.get("PPid", "").strip() == str(worker_pid):
+            found.append(int(status.parent.name))
     return found
+
+
+def alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
 
 
 async def kill_worker_mid_run(stack: Stack, replacement: str) -> list[int]:
     """Once a sandbox of the stack runs, SIGKILL the worker and, once its sandboxes are gone (they die with it),
     start another, as a supervisor would. Returns the sandboxes still running when the replacement started."""
+    assert stack.worker.process is not None
+    worker = stack.worker.process.pid
     for _ in range(600):
-        if sandboxes(stack.build_root):
+        if running := sandboxes(worker):
             break
         await asyncio.sleep(0.05)
     else:
         raise AssertionError("no run started in the sandbox")
-    assert stack.worker.process is not None
-    os.kill(stack.worker.process.pid, signal.SIGKILL)
+    os.kill(worker, signal.SIGKILL)
     stack.worker.process.wait()
     for _ in range(100):
-        if not sandboxes(stack.build_root):
+        if not alive(running):
             break
         await asyncio.sleep(0.05)
-    left = sandboxes(stack.build_root)
+    left = alive(running)
     stack.worker = start_worker(stack.env, stack.log_dir, replacement)
     return left
