@@ -401,7 +401,7 @@ async def test_a_runs_cgroup_is_made_with_its_limits_and_removed() -> None:
         host = CgroupHost.detect()
     except CgroupError as error:
         pytest.skip(f"this host does not let the worker make cgroups: {error}")
-    with host.group(256 * 1024 * 1024, 16) as group:
+    async with host.group(256 * 1024 * 1024, 16) as group:
         assert all(path.is_dir() for path in group.paths)
         memory_limit = "memory.max" if host.version == 2 else "memory.limit_in_bytes"
         assert (group.paths[0] / memory_limit).read_text().strip() == str(256 * 1024 * 1024)

@@ -8,12 +8,12 @@ swap too (`memory.memsw.*`, `swapaccount=1`); v2 sets `memory.swap.max` to 0. Th
 group before it executes anything (`command_prefix`); the group's processes are killed and the group removed
 when the run ends."""
 
+import asyncio
 import contextlib
 import os
 import signal
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,12 +53,13 @@ class RunGroup:
                     return True
         return False
 
-    def remove(self) -> None:
-        """Kill what is left of the run, then remove its directories."""
-        for _ in range(REMOVE_TRIES):
+    async def remove(self) -> None:
+        """Kill what is left of the run, then remove its directories (processes that just exited leave the group
+        within a millisecond or so: it is looked at again soon, then less often)."""
+        for attempt in range(REMOVE_TRIES):
             if self._kill() == 0 and self._rmdir():
                 return
-            time.sleep(0.01)
+            await asyncio.sleep(min(0.0005 * 2 ** attempt, 0.05))
 
     def _kill(self) -> int:
         if self.version == 2 and (self.paths[0] / "cgroup.kill").exists():
@@ -121,8 +122,8 @@ class CgroupHost:
                 raise CgroupError(f"{base} is not writable")
         return cls(1, bases)
 
-    @contextlib.contextmanager
-    def group(self, memory_bytes: int, max_processes: int) -> Iterator[RunGroup]:
+    @contextlib.asynccontextmanager
+    async def group(self, memory_bytes: int, max_processes: int) -> AsyncIterator[RunGroup]:
         name = f"run-{uuid.uuid4().hex}"
         group = RunGroup(self.version, tuple(base / name for base in self.bases))
         try:
@@ -131,7 +132,7 @@ class CgroupHost:
             self._limit(group, memory_bytes, max_processes)
             yield group
         finally:
-            group.remove()
+            await group.remove()
 
     def _limit(self, group: RunGroup, memory_bytes: int, max_processes: int) -> None:
         if self.version == 2:

@@ -156,8 +156,8 @@ async def run_harness(mode: str, request: dict[str, Any], mounts: Mounts, env: d
         uid: int | None = None
         if as_root:
             uid = await stack.enter_async_context(_leased(isolation.uids, wall)) if isolation.uids else NOBODY
-        group = stack.enter_context(isolation.cgroups.group(config.limits.run_memory_mb * MiB,
-                                                            config.limits.max_processes + BWRAP_PROCESSES)) \
+        group = await stack.enter_async_context(isolation.cgroups.group(
+            config.limits.run_memory_mb * MiB, config.limits.max_processes + BWRAP_PROCESSES)) \
             if isolation.cgroups else None
         seccomp_fd = _memfd("seccomp", filter_program())
         options = bwrap_options(mounts, {**RUNTIME_ENV, **env}, config.limits, network=config.network,
