@@ -271,3 +271,18 @@ async def test_a_worker_killed_during_an_invoke_fails_clearly(stack: Stack, http
     assert left == []
     again = await _invoke(http, admin, tool_id, "1.0.0", _input("awake"))
     assert again.status_code == 200 and again.json()["invocation_results"][0]["succeeded"], again.text
+
+
+async def test_results_larger_than_an_invocation_carries_fail_clearly(stack: Stack, http: httpx.AsyncClient,
+                                                                      admin: Caller, workspace: Workspace) -> None:
+    tool_id = await _echo_tool(http, admin, workspace, "large")
+    huge = await _invoke(http, admin, tool_id, "1.0.0", _input("x", count=3_900_000))
+    assert huge.status_code == 200, huge.text
+    [result] = huge.json()["invocation_results"]
+    assert (result["succeeded"], result["exception_type"], result["exception_message"]) == (
+        False, "ProcessExited", "The tool's answer is larger than 2097152 bytes.")
+    two = await _invoke(http, admin, tool_id, "1.0.0", _input("x", count=1_000_000), _input("y", count=1_000_000))
+    assert two.status_code == 200, two.text
+    first, second = two.json()["invocation_results"]
+    assert first["succeeded"] and not second["succeeded"]
+    assert second["exception_message"].endswith("the results of one invocation hold at most 1800000 bytes in all.")

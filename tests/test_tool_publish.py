@@ -232,3 +232,14 @@ async def test_callers_from_elsewhere_or_without_the_permission(stack: Stack, ht
     assert refused.status_code == 403
     anonymous = await http.post(f"/v1/{admin.org_id}/tool/{tool_id}/version", json=body)
     assert anonymous.status_code == 401
+
+
+async def test_a_link_out_of_the_project_is_one_400(stack: Stack, http: httpx.AsyncClient, admin: Caller,
+                                                   workspace: Workspace) -> None:
+    tool_id = await create_tool(http, admin, "linked")
+    workspace.add_scaffold("linked")
+    (workspace.path / "linked" / "passwd").symlink_to("/etc/passwd")
+    workspace.push("A link out of the project")
+    answer = await publish(http, admin, tool_id, "linked")
+    assert answer.status_code == 400 and answer.json()["error_code"] == "tool_build_failed", answer.text
+    assert "Links must stay inside the project" in answer.json()["detail"]

@@ -22,9 +22,17 @@ class EntrypointError(Exception):
     """The project's `entrypoint` cannot be used."""
 
 
+def _import_paths() -> None:
+    """The project's modules importable as they would be once it is installed: the `src/` layout's folder, and
+    the project's own (the flat layout)."""
+    project = os.getcwd()  # /tool/project in the sandbox; the build's own folder when run unconfined
+    for folder in (project, os.path.join(project, "src")):
+        if os.path.isdir(folder) and folder not in sys.path:
+            sys.path.insert(0, folder)
+
+
 def _entrypoint(spec: str) -> Any:
     module_name, _, function_name = spec.partition(":")
-    sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:
@@ -146,6 +154,7 @@ MODES = {"schema": schema, "invoke": invoke, "test": test}
 def main() -> None:
     mode, result_fd = sys.argv[1], int(sys.argv[2])
     request = json.loads(sys.stdin.read() or "{}")
+    _import_paths()
     answer = MODES[mode](request)
     with os.fdopen(result_fd, "w") as result:
         result.write(json.dumps(answer))

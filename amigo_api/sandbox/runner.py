@@ -33,7 +33,7 @@ from amigo_api.sandbox.uids import NoFreeUid, UidPool
 
 log = structlog.get_logger(__name__)
 HARNESS = Path(__file__).with_name("harness.py")
-MAX_ANSWER_BYTES = 4 * 1024 * 1024
+MAX_ANSWER_BYTES = 2 * 1024 * 1024  # more than a run may hand back (tools/runs.py), less than a pipe can carry
 LOG_TAIL_BYTES = 16 * 1024
 CGROUP_HINT = ("Run the worker as root with the cgroup hierarchies writable (docs/tools.md, \"Isolation between "
                "runs\"), or set AMIGO_TOOL_REQUIRE_CGROUPS=false to run tools bounded by per-process limits only.")

@@ -18,6 +18,9 @@ from amigo_api.tools.runtime import mounts_for, runner_config
 from amigo_api.tools.schemas import InvocationResult
 
 RESULT: TypeAdapter[InvocationResult] = TypeAdapter(InvocationResult)
+# What one run's results (all of an invocation's inputs) may weigh as Temporal encodes them: its payloads stop at
+# 2 MB, envelope included.
+RESULTS_BYTES = 1_800_000
 
 
 def seal(box: SecretBox, value: Any) -> str:
@@ -56,4 +59,22 @@ async def run_inputs(build: Build, entrypoint: str, env: dict[str, str], inputs:
         outcome = await run_harness("invoke", {"entrypoint": entrypoint, "input": tool_input.input_parameters,
                                                "context": context}, mounts, env, config)
         results.append(invocation_result(outcome, round((time.monotonic() - started) * 1000)))
-    return results
+    return fitted(results)
+
+
+def _encoded_size(result: dict[str, Any]) -> int:
+    return len(json.dumps(result, separators=(",", ":")))  # as Temporal's JSON converter writes it
+
+
+def fitted(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The results, each that does not fit in what is left of RESULTS_BYTES made a failed result saying so."""
+    kept, used = [], 0
+    for result in results:
+        size = _encoded_size(result)
+        if used + size > RESULTS_BYTES:
+            result = _failed("ProcessExited", f"The tool's result is {size} bytes; the results of one invocation "
+                                              f"hold at most {RESULTS_BYTES} bytes in all.", result["duration_ms"])
+            size = _encoded_size(result)
+        kept.append(result)
+        used += size
+    return kept
