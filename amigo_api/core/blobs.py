@@ -1,5 +1,9 @@
 """The blob store: large bodies kept outside MongoDB (prompt-log bodies, SQL result files). The embedded default
-is a directory; keys are relative paths made of safe segments, so nothing is written outside the root."""
+is a directory; keys are relative paths made of safe segments, so nothing is written outside the root.
+
+The API and the worker share the directory, and in a container the worker runs as root (its sandbox needs it):
+what a root process writes is handed to the owner of the root, so the API, running as that user, can read and
+remove it."""
 
 import os
 import re
@@ -31,10 +35,13 @@ class BlobStore:
 
     def write_chunks(self, key: str, chunks: Iterable[bytes]) -> int:
         target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        owner = self._owner()
+        self._make_folders(target.parent, owner)
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         size = 0
         try:
+            if owner:
+                os.fchown(handle, *owner)
             with os.fdopen(handle, "wb") as out:
                 for chunk in chunks:
                     out.write(chunk)
@@ -44,6 +51,24 @@ class BlobStore:
             Path(temporary).unlink(missing_ok=True)
             raise
         return size
+
+    def _owner(self) -> tuple[int, int] | None:
+        """The (uid, gid) to give what this process writes: the root's, when this process is root and it is not."""
+        if os.geteuid() != 0:
+            return None
+        self.root.mkdir(parents=True, exist_ok=True)
+        info = self.root.stat()
+        return (info.st_uid, info.st_gid) if info.st_uid != 0 else None
+
+    def _make_folders(self, folder: Path, owner: tuple[int, int] | None) -> None:
+        missing = []
+        while not folder.is_dir():
+            missing.append(folder)
+            folder = folder.parent
+        for made in reversed(missing):
+            made.mkdir(exist_ok=True)
+            if owner:
+                os.chown(made, *owner)
 
     def read_bytes(self, key: str) -> bytes:
         return self.path(key).read_bytes()

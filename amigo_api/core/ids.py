@@ -15,5 +15,14 @@ ORG_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _ORG_ID = re.compile(ORG_ID_PATTERN)
 
 
+# Names the API's own paths use.
+RESERVED_ORG_IDS = frozenset({"admin", "api", "app", "amigo", "dashboard", "docs", "healthz", "infra",
+                              "metrics", "readyz", "static", "www", "v1"})
+
+
 def is_valid_org_id(org_id: str) -> bool:
     return _ORG_ID.fullmatch(org_id) is not None
+
+
+def is_reserved_org_id(org_id: str) -> bool:
+    return org_id.lower() in RESERVED_ORG_IDS

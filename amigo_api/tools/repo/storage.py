@@ -41,6 +41,11 @@ if [ -n "$AMIGO_PUSH_LOG" ]; then cat >> "$AMIGO_PUSH_LOG"; else cat > /dev/null
 
 class RepoStore:
     def __init__(self, root: str) -> None:
+        # The API creates the repositories as its own user; a worker reads them as root (the sandbox needs it).
+        # libgit2 refuses a repository another user owns (against repositories planted in shared folders); these
+        # are ours, at paths made from organization ids under AMIGO_GIT_ROOT, so the check would only refuse the
+        # worker. (`git` itself does not check a repository named with --git-dir, as builds name it.)
+        pygit2.option(pygit2.enums.Option.SET_OWNER_VALIDATION, False)
         self.root = Path(root).resolve()
         self.hooks = self.root / ".hooks"
         self._lock = asyncio.Lock()
