@@ -135,12 +135,18 @@ async def test_an_organizations_documents_land_only_in_its_cluster(two_cluster_c
 
 
 async def test_organization_ids_are_kept_to_a_safe_alphabet(client: httpx.AsyncClient, admin: Caller) -> None:
+    unknown = {}
+    for path in ("admin/get_prompt_logs/?prompt_log_prefix=a", "tool/repo/branches", "user/"):
+        answer = await client.get(f"/v1/nosuchorg/{path}", headers=admin.headers)
+        unknown[path] = (answer.status_code, answer.json())
+        assert answer.status_code == 404 and answer.json()["error_code"] == "organization_not_found"
     for org_id in ("%24where", "x%00y", "a%24b", "Upper", "a.b", "-lead", "a" * 64, "caf%C3%A9"):
         created = await client.put(f"/v1/{org_id}/organization/", headers=create_headers(admin), json=org_body())
         assert created.status_code == 422, (org_id, created.text)
         assert created.json()["error_code"] == "validation_error"
-        for path in ("admin/get_prompt_logs/?prompt_log_prefix=a", "tool/repo/branches", "user/"):
-            assert (await client.get(f"/v1/{org_id}/{path}", headers=admin.headers)).status_code == 422
+        for path in unknown:  # an organization that does not exist, whatever the shape of its id
+            answer = await client.get(f"/v1/{org_id}/{path}", headers=admin.headers)
+            assert (answer.status_code, answer.json()) == unknown[path], (org_id, path)
     fine = await client.put(f"/v1/{'a' * 63}/organization/", headers=create_headers(admin), json=org_body())
     assert fine.status_code == 201, fine.text
     foreign = await client.get(f"/v1/{admin.org_id}/user/", headers={**admin.headers, "X-ORG-ID": "a$b"})

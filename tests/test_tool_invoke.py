@@ -66,6 +66,8 @@ def test_echoes() -> None:
     assert '"text": "aa"' in run(Input(text="a", count=2), Context())
 '''
 SECRET = "s3cr3t-user-value"
+# Direct invokes are recorded as `api-invocation`, our extension: listed only when asked for by name.
+DIRECT = {"invocation_source_type": ["api-invocation"]}
 
 
 def _add_echo(workspace: Workspace, project: str) -> None:
@@ -193,7 +195,7 @@ async def test_test_tool_on_a_branch(stack: Stack, http: httpx.AsyncClient, admi
                                                                "conditions": {}}])
     assert (await http.post(url, headers=reader.headers, json=body)).status_code == 403
 
-    listed = await http.get(f"/v1/{admin.org_id}/tool/invocation", headers=admin.headers)
+    listed = await http.get(f"/v1/{admin.org_id}/tool/invocation", headers=admin.headers, params=DIRECT)
     assert listed.status_code == 200 and listed.json()["tool_invocations"] == []  # test runs are not recorded
 
 
@@ -208,11 +210,13 @@ async def test_history_filters_sorting_paging_visibility_and_search(
     base = f"/v1/{admin.org_id}/tool/invocation"
 
     async def listed(caller: Caller = admin, **params: Any) -> dict[str, Any]:
-        response = await http.get(base, headers=caller.headers, params=params)
+        response = await http.get(base, headers=caller.headers, params={**DIRECT, **params})
         assert response.status_code == 200, response.text
         found: dict[str, Any] = response.json()
         return found
 
+    # By default only the contract's sources (conversations, simulations), which the official SDK can parse.
+    assert (await listed(invocation_source_type=[]))["tool_invocations"] == []
     everything = await listed()
     assert len(everything["tool_invocations"]) == 3
     created = [i["created_at"] for i in everything["tool_invocations"]]
@@ -222,11 +226,13 @@ async def test_history_filters_sorting_paging_visibility_and_search(
     assert sample["tool_version"] == {"major": 1, "minor": 0, "patch": 0}
     assert {i["tool_id"] for i in (await listed(tool_id=[first]))["tool_invocations"]} == {first}
     assert len((await listed(tool_id=[first, second], version=["==1.0.0", ">=2"]))["tool_invocations"]) == 2
-    mismatch = await http.get(base, headers=admin.headers, params={"tool_id": [first, second], "version": ["==1"]})
+    mismatch = await http.get(base, headers=admin.headers, params={**DIRECT, "tool_id": [first, second],
+                                                                   "version": ["==1"]})
     assert mismatch.status_code == 400 and mismatch.json()["error_code"] == "tool_version_length_mismatch"
     assert len((await listed(succeeded=False))["tool_invocations"]) == 1
     assert len((await listed(invocation_source_type=["regular-conversation"]))["tool_invocations"]) == 0
-    assert len((await listed(invocation_source_type=["api-invocation"]))["tool_invocations"]) == 3
+    assert len((await listed(invocation_source_type=["regular-conversation", "api-invocation"]))[
+        "tool_invocations"]) == 3
     by_success = (await listed(sort_by=["+invocation_status.succeeded"]))["tool_invocations"]
     assert [i["invocation_status"]["succeeded"] for i in by_success] == [False, True, True]
     page = await listed(limit=2)
@@ -245,7 +251,8 @@ async def test_history_filters_sorting_paging_visibility_and_search(
     search = f"{base}/search"
 
     async def searched(query: str, *fields: str, caller: Caller = admin) -> list[dict[str, Any]]:
-        response = await http.get(search, headers=caller.headers, params={"query": query, "query_against": fields})
+        response = await http.get(search, headers=caller.headers, params={**DIRECT, "query": query,
+                                                                          "query_against": fields})
         assert response.status_code == 200, response.text
         found: list[dict[str, Any]] = response.json()["tool_invocations"]
         return found
@@ -256,6 +263,10 @@ async def test_history_filters_sorting_paging_visibility_and_search(
     assert len(await searched("tool.py", "invocation_status.exception_stack_trace")) == 1
     assert await searched(".*", "invocation_status.exception_message") == []
     assert await searched("boom", "invocation_status.exception_message", caller=team_b) == []
+    assert len(await searched("boom", "invocation_status.exception_message")) == 1
+    default = await http.get(search, headers=admin.headers, params={
+        "query": "boom", "query_against": "invocation_status.exception_message"})
+    assert default.status_code == 200 and default.json()["tool_invocations"] == []
     missing_fields = await http.get(search, headers=admin.headers, params={"query": "a"})
     assert missing_fields.status_code == 422
 

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import Path, Query, status
+from fastapi import Query, status
 
 from amigo_api.agents import schemas as s
 from amigo_api.agents import service
@@ -17,7 +17,7 @@ from amigo_api.agents.auth import (
 )
 from amigo_api.agents.service import AGENT, STATE_MACHINE
 from amigo_api.core.db import OrgDbDep
-from amigo_api.core.ids import OBJECT_ID_PATTERN
+from amigo_api.core.ids import object_id_path
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.pagination import ContinuationToken, IdFilter, SortBy, unique
 from amigo_api.core.ratelimit import rate_limit
@@ -30,8 +30,8 @@ ExpectedVersion = Annotated[int | None, Query(gt=0, le=MAX_COUNT,
                                                description="Refuse (409) unless this is the next version.")]
 VersionSelector = Annotated[str | None, Query(
     description="An exact version number, `latest`, or an inclusive range such as `2-5`.")]
-AgentId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN, description="The ID of the agent.")]
-MachineId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN, description="The ID of the state machine.")]
+AgentId = Annotated[str, object_id_path("The ID of the agent.")]
+MachineId = Annotated[str, object_id_path("The ID of the state machine.")]
 ORG_404 = "The specified organization does not exist."
 
 

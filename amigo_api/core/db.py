@@ -152,8 +152,11 @@ def get_clusters(request: Request) -> Clusters:
     return clusters
 
 
-OrgId = Annotated[str, Path(pattern=ORG_ID_PATTERN, description="The ID of the organization: lowercase letters, "
-                                                                 "digits, `-` and `_`, at most 63 characters.")]
+ORG_ID_DESCRIPTION = "The ID of the organization: lowercase letters, digits, `-` and `_`, at most 63 characters."
+# An organization that does not exist is 404 whatever the shape of its id (the lookup says so); only a new one's
+# id is refused for its shape.
+OrgId = Annotated[str, Path(description=ORG_ID_DESCRIPTION, json_schema_extra={"pattern": ORG_ID_PATTERN})]
+NewOrgId = Annotated[str, Path(pattern=ORG_ID_PATTERN, description=ORG_ID_DESCRIPTION)]
 
 
 ClusterHeader = Annotated[

@@ -1,10 +1,18 @@
 """Identifiers: MongoDB ObjectIds as 24 hex characters."""
 
 import re
+from typing import Any
 
 from bson import ObjectId
+from fastapi import Path
 
 OBJECT_ID_PATTERN = r"^[a-f0-9]{24}$"
+
+
+def object_id_path(description: str | None = None) -> Any:
+    """A path parameter the contract documents as an ObjectId, never refused for its shape: an id that names
+    nothing is the same 404 whatever it looks like (the lookup says so), as the Amigo service answers."""
+    return Path(description=description, json_schema_extra={"pattern": OBJECT_ID_PATTERN})
 
 
 def new_id() -> str:

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Header, status
 
-from amigo_api.core.db import ClustersDep, OrgDbDep, OrgId
+from amigo_api.core.db import ClustersDep, NewOrgId, OrgDbDep
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.ratelimit import rate_limit
 from amigo_api.core.routing import domain_router
@@ -33,7 +33,7 @@ async def get_organization(org: OrgDbDep, principal: OptionalViewer) -> s.GetOrg
                 r409="Conflicts with existing organization with the same `org_id`, or a related operation is "
                      "in progress."))
 async def create_organization(
-    organization: OrgId, body: s.CreateOrganizationRequest, caller: OrganizationCreator, clusters: ClustersDep,
+    organization: NewOrgId, body: s.CreateOrganizationRequest, caller: OrganizationCreator, clusters: ClustersDep,
     x_mongo_cluster_name: Annotated[str, Header(description="The Mongo cluster name to perform this request in.")],
 ) -> s.CreateOrganizationResponse:
     """Set up a new organization: its four default roles and the super user `admin@amigo.ai`."""

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import Path, Query, Response, status
 
 from amigo_api.core.db import OrgDbDep
-from amigo_api.core.ids import OBJECT_ID_PATTERN
+from amigo_api.core.ids import object_id_path
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.pagination import ContinuationToken, IdFilter, SortBy, unique
 from amigo_api.core.ratelimit import rate_limit
@@ -23,7 +23,7 @@ from amigo_api.services.auth import (
 
 router = domain_router("/v1/{organization}/service", tags=["Service"])
 
-ServiceId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN, description="Identifier of the service.")]
+ServiceId = Annotated[str, object_id_path("Identifier of the service.")]
 
 
 @router.get("/", operation_id="get-services", summary="Get services", response_model=s.GetServicesResponse,

@@ -2,10 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import Path, Query, Response, status
+from fastapi import Query, Response, status
 
 from amigo_api.core.db import OrgDbDep
-from amigo_api.core.ids import OBJECT_ID_PATTERN
+from amigo_api.core.ids import object_id_path
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.pagination import ContinuationToken, IdFilter, SortBy, unique
 from amigo_api.core.ratelimit import rate_limit
@@ -57,7 +57,7 @@ async def get_simulation_unit_tests(
                    r404="The specified organization or simulation unit test was not found or is inactive.",
                    r400="The specified simulation unit test is used in a simulation unit test set."))
 async def delete_simulation_unit_test(
-    org: OrgDbDep, simulation_unit_test_id: Annotated[str, Path(pattern=OBJECT_ID_PATTERN)],
+    org: OrgDbDep, simulation_unit_test_id: Annotated[str, object_id_path()],
     principal: UnitTestDeleter,
 ) -> Response:
     """Soft delete: existing references stay valid."""

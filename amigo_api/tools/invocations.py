@@ -61,6 +61,12 @@ async def record(org: OrgDb, run_id: str, version: ToolVersionDocument, user_id:
     await ToolInvocationRepository(org).store_many(docs)
 
 
+# The sources the contract's `InvocationSource` has. Records of others (direct invokes, `api-invocation`, our
+# extension) are returned only to a caller who names them in `invocation_source_type`: the official SDK, which
+# never does, cannot parse them.
+CONTRACT_SOURCES = ["regular-conversation", "simulation-conversation"]
+
+
 async def _visible(org: OrgDb, principal: Principal) -> Document:
     tools = await ToolRepository(org).find_all({}, projection={"name": 1, "tag_strings": 1})
     invokable = [t["_id"] for t in tools if principal.can("Tool:InvokeTool", tool_attributes(t))]  # type: ignore[arg-type]
@@ -88,7 +94,7 @@ async def _version_pairs(org: OrgDb, tool_ids: list[str], specifiers: list[str])
 
 def _filters(source_types: list[str], conversation_ids: list[str], run_ids: list[str],
              succeeded: bool | None) -> list[Document | None]:
-    return [{"invocation_source.type": {"$in": source_types}} if source_types else None,
+    return [{"invocation_source.type": {"$in": source_types or CONTRACT_SOURCES}},
             {"invocation_source.conversation_id": {"$in": conversation_ids}} if conversation_ids else None,
             {"invocation_source.simulation_unit_test_set_run_id": {"$in": run_ids}} if run_ids else None,
             None if succeeded is None else {"invocation_status.succeeded": succeeded}]

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, Path, Query, Response, status
 
 from amigo_api.core.db import OrgDbDep
-from amigo_api.core.ids import OBJECT_ID_PATTERN
+from amigo_api.core.ids import object_id_path
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.pagination import ContinuationToken, IdFilter, SortBy, unique
 from amigo_api.core.ratelimit import rate_limit
@@ -19,11 +19,12 @@ from amigo_api.tools.auth import Member, RepoWriter, ToolCreator, ToolDeleter, T
 from amigo_api.tools.scaffold import ScaffoldRelease
 
 router = domain_router("/v1/{organization}/tool", tags=["Tool"])
-ToolId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN, description="The ID of the tool.")]
+ToolId = Annotated[str, object_id_path("The ID of the tool.")]
 Scaffold = Annotated[ScaffoldRelease, Depends(from_app_state("tool_scaffold", ScaffoldRelease))]
 TOOL_404 = "The specified organization or tool does not exist."
 SourceTypes = Annotated[list[Literal["regular-conversation", "simulation-conversation", "api-invocation"]], Query(
-    description="`api-invocation` (our extension): direct calls of invoke-tool-version.")]
+    description="Without it, the contract's two sources. `api-invocation` (our extension): direct calls of "
+                "invoke-tool-version, returned only when named here.")]
 SearchField = Literal["invocation_status.exception_message", "invocation_status.exception_type",
                       "invocation_status.exception_stack_trace", "invocation_status.output"]
 
@@ -102,8 +103,8 @@ async def get_tool_invocations(
 ) -> s.GetToolInvocationsResponse:
     """Invocations the caller may see (others are left out): from conversations with
     `Conversation:GetInteractionInsights`, from simulations with `Simulation:GetSimulationUnitTestSetRun`,
-    direct ones (`invocation_source.type` `api-invocation`, our extension) with `Tool:InvokeTool` on their
-    tool. Newest first unless `sort_by` says otherwise."""
+    direct ones (`invocation_source.type` `api-invocation`, our extension, only when `invocation_source_type`
+    names it) with `Tool:InvokeTool` on their tool. Newest first unless `sort_by` says otherwise."""
     return await invocations.list_invocations(
         org, principal, tool_ids=unique(tool_id, "tool_id"), specifiers=version,
         source_types=unique(invocation_source_type, "invocation_source_type"),

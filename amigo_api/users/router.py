@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import Path, Query, Response, status
+from fastapi import Query, Response, status
 from pydantic import EmailStr
 
 from amigo_api.core.db import OrgDbDep
-from amigo_api.core.ids import OBJECT_ID_PATTERN
+from amigo_api.core.ids import object_id_path
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.pagination import ContinuationToken, SortBy, unique
 from amigo_api.core.ratelimit import rate_limit
@@ -17,7 +17,7 @@ from amigo_api.users import service
 from amigo_api.users.auth import UserDeleter, UserInviter, UserLister, UserModelReader, UserUpdater
 
 router = domain_router("/v1/{organization}/user", tags=["User"])
-UserId = Annotated[str, Path(pattern=OBJECT_ID_PATTERN, description="The ID of the user.")]
+UserId = Annotated[str, object_id_path("The ID of the user.")]
 USER_404 = "Specified organization or user is not found."
 
 

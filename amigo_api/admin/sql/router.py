@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from amigo_api.admin.sql import schemas as s
@@ -10,7 +10,7 @@ from amigo_api.admin.sql import service
 from amigo_api.admin.sql.auth import SqlQuerier
 from amigo_api.admin.sql.engine import SnapshotCache
 from amigo_api.core.db import OrgDbDep
-from amigo_api.core.ids import OBJECT_ID_PATTERN
+from amigo_api.core.ids import object_id_path
 from amigo_api.core.openapi import error_responses
 from amigo_api.core.ratelimit import anonymous_rate_limit, rate_limit
 from amigo_api.core.routing import domain_router
@@ -58,7 +58,7 @@ def _result_identity(request: Request) -> str:
                                          r404="The query does not exist.")},
             openapi_extra={"security": []})
 async def get_sql_query_result(org: OrgDbDep, settings: AppSettings, blobs: Blobs,
-                               query_id: Annotated[str, Path(pattern=OBJECT_ID_PATTERN)],
+                               query_id: Annotated[str, object_id_path()],
                                expires: Annotated[int, Query(ge=0, le=2**40)] = 0,
                                signature: Annotated[str, Query(max_length=128)] = "") -> Response:
     """The signed URL returned by an asynchronous `sql_query` (no other credentials needed)."""
