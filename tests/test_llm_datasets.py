@@ -125,4 +125,4 @@ async def test_scopes_and_other_environments(client: httpx.AsyncClient, admin: C
         assert (await client.get(f"{base}{path}", headers=stranger.headers)).status_code == 403, path
     user: Caller = await make_caller(admin.org_id, "DefaultUserRole")  # no LLMAnalytics grant
     assert (await client.get(f"{base}/datasets/", headers=user.headers)).status_code == 403
-    assert (await client.get(f"{base}/datasets/not-a-uuid/", headers=key)).status_code == 400
+    assert (await client.get(f"{base}/datasets/not-a-uuid/", headers=key)).status_code == 404  # names nothing

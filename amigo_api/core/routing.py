@@ -2,6 +2,7 @@
 permission and rate limit once (as dependencies) and its OpenAPI responses follow from them, so the
 documentation cannot drift from what is enforced."""
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -94,6 +95,16 @@ class DeclaredRoute(APIRoute):
         return limits[0] if limits else None
 
 
+class SlashOptionalRoute(DeclaredRoute):
+    """PostHog's routing (its router's `trailing_slash=r"/?"`): the path matches with or without its trailing
+    slash, never through a redirect, which clients drop on POST and PATCH. Documented as declared."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        pattern = self.path_regex.pattern.removesuffix("$").removesuffix("/")
+        self.path_regex = re.compile(f"{pattern}/?$")
+
+
 def route_section(path: str) -> str:
     """The first segment after `/v1/{organization}/` (`admin`, `user`, `service`, ...), or "" outside `/v1`.
     Every `/v1` route's section is a literal, so a request can only match the routes of its own section."""
@@ -143,6 +154,7 @@ def dispatch_by_section(app: FastAPI) -> None:
     app.router.middleware_stack = SectionDispatch(app.router)
 
 
-def domain_router(prefix: str, **kwargs: Any) -> APIRouter:
-    """Every domain's router: its routes document what their dependencies enforce."""
-    return APIRouter(prefix=prefix, route_class=DeclaredRoute, **kwargs)
+def domain_router(prefix: str, *, slash_optional: bool = False, **kwargs: Any) -> APIRouter:
+    """Every domain's router: its routes document what their dependencies enforce. `slash_optional`: PostHog's
+    routes, which answer with or without the trailing slash."""
+    return APIRouter(prefix=prefix, route_class=SlashOptionalRoute if slash_optional else DeclaredRoute, **kwargs)

@@ -16,13 +16,11 @@ from amigo_api.llm_analytics.datasets import (
     items,
 )
 from amigo_api.llm_analytics.errors import FieldError
-from amigo_api.llm_analytics.resources import DEFAULT_LIMIT, MAX_LIMIT, parse_uuid
+from amigo_api.llm_analytics.resources import Limit, Offset, parse_uuid
 from amigo_api.llm_analytics.routes import environment_route
 
 Reader = Annotated[EnvironmentCaller, Depends(environment_access("dataset:read"))]
 Writer = Annotated[EnvironmentCaller, Depends(environment_access("dataset:write"))]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (at most {MAX_LIMIT}).")]
-Offset = Annotated[int, Query(ge=0, le=10**9)]
 READS, WRITES = [rate_limit(480)], [rate_limit(240)]
 
 
@@ -42,10 +40,9 @@ def _named(body: s.DatasetPatch) -> s.DatasetPatch:
 @environment_route("/datasets/", methods=["GET"], operation_id="list-datasets",
                    response_model=s.Page[s.DatasetOut], summary="List datasets",
                    dependencies=READS)
-async def list_datasets(request: Request, caller: Reader, search: str | None = None,
+async def list_datasets(request: Request, caller: Reader, limit: Limit, offset: Offset, search: str | None = None,
                         order_by: Annotated[list[str], Query()] = [],  # noqa: B006
-                        id__in: str | None = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
-                        ) -> dict[str, Any]:
+                        id__in: str | None = None) -> dict[str, Any]:
     """`search` (case-insensitive, over name, description and metadata), `order_by` (`created_at`,
     `updated_at`, either with `-`), `id__in` (comma-separated). Newest first by default."""
     return await datasets.list(request, caller, dataset_query(search, id__in), dataset_order(order_by), limit,
@@ -83,8 +80,8 @@ async def put_dataset(dataset_id: str, body: s.DatasetCreate, caller: Writer) ->
 @environment_route("/dataset_items/", methods=["GET"], operation_id="list-dataset-items",
                    response_model=s.Page[s.DatasetItemOut],
                    summary="List dataset items", dependencies=READS)
-async def list_items(request: Request, caller: Reader, dataset: str | None = None, limit: Limit = DEFAULT_LIMIT,
-                     offset: Offset = 0) -> dict[str, Any]:
+async def list_items(request: Request, caller: Reader, limit: Limit, offset: Offset, dataset: str | None = None
+                     ) -> dict[str, Any]:
     """`dataset` (a dataset id) filters; newest first."""
     query = {"dataset": parse_uuid(dataset, "dataset")} if dataset else {}
     return await items.list(request, caller, query, NEWEST_FIRST, limit, offset)

@@ -14,7 +14,7 @@ from amigo_api.core.errors import NotFound
 from amigo_api.core.sql_tables import SqlTable, register_table
 from amigo_api.llm_analytics.auth import EnvironmentCaller
 from amigo_api.llm_analytics.errors import FieldError
-from amigo_api.llm_analytics.resources import Creators, id_list, order, page, parse_uuid, uuid7
+from amigo_api.llm_analytics.resources import Creators, as_uuid, id_list, order, page, parse_uuid, uuid7
 
 DATASETS = "llm_datasets"
 ITEMS = "llm_dataset_items"
@@ -64,7 +64,10 @@ class Resource:
         return caller.org.db[self.collection_name]
 
     async def get(self, caller: EnvironmentCaller, object_id: str, include_deleted: bool = False) -> Document:
-        query = _scope(caller, _id=parse_uuid(object_id, "id"))
+        object_uuid = as_uuid(object_id)
+        if object_uuid is None:
+            raise _not_found()
+        query = _scope(caller, _id=object_uuid)
         if not include_deleted:
             query["deleted"] = False
         found = await self.collection(caller).find_one(query)

@@ -17,9 +17,8 @@ from amigo_api.llm_analytics import evaluation_runs, hog_testing, run_records
 from amigo_api.llm_analytics import evaluations as service
 from amigo_api.llm_analytics import schemas as s
 from amigo_api.llm_analytics.auth import EnvironmentCaller, environment_access
-from amigo_api.llm_analytics.dataset_routes import Limit, Offset
 from amigo_api.llm_analytics.errors import FieldError
-from amigo_api.llm_analytics.resources import DEFAULT_LIMIT, page
+from amigo_api.llm_analytics.resources import Limit, Offset, page
 from amigo_api.llm_analytics.routes import environment_route
 
 Reader = Annotated[EnvironmentCaller, Depends(environment_access("evaluation:read"))]
@@ -39,10 +38,9 @@ ModelNames = Annotated[set[str], Depends(_model_names)]
 @environment_route("/evaluations/", methods=["GET"], operation_id="list-evaluations",
                    response_model=s.Page[s.EvaluationOut], summary="List evaluations",
                    dependencies=READS)
-async def list_evaluations(request: Request, caller: Reader, search: str | None = None, enabled: bool | None = None,
-                           order_by: Annotated[list[str], Query()] = [],  # noqa: B006
-                           id__in: str | None = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
-                           ) -> dict[str, Any]:
+async def list_evaluations(request: Request, caller: Reader, limit: Limit, offset: Offset, search: str | None = None,
+                           enabled: bool | None = None, order_by: Annotated[list[str], Query()] = [],  # noqa: B006
+                           id__in: str | None = None) -> dict[str, Any]:
     """`search` (name or description), `enabled`, `id__in`, `order_by` (`created_at`, `updated_at`, `name`,
     each with an optional `-`); newest first by default; deleted ones are left out."""
     return await service.list_evaluations(request, caller, service.evaluation_query(search, enabled, id__in),
@@ -102,8 +100,8 @@ async def create_evaluation_run(request: Request, caller: Writer, settings: AppS
 @environment_route("/evaluations/{evaluation_id}/runs/", methods=["GET"], operation_id="list-evaluation-runs",
                    response_model=s.Page[s.EvaluationRunOut], summary="Recent runs of an evaluation",
                    dependencies=READS)
-async def list_evaluation_runs(request: Request, evaluation_id: str, caller: Reader, limit: Limit = DEFAULT_LIMIT,
-                               offset: Offset = 0) -> dict[str, Any]:
+async def list_evaluation_runs(request: Request, evaluation_id: str, caller: Reader, limit: Limit, offset: Offset
+                               ) -> dict[str, Any]:
     """An extension of PostHog's API: the evaluation's runs, newest first: `started`, then `completed` with the
     verdict, `skipped` with `skip_reason`, or `failed` with `message`."""
     evaluation = await service.evaluations.get(caller, evaluation_id, include_deleted=True)

@@ -25,7 +25,7 @@ from amigo_api.llm_analytics.evaluation_rules import (
     validate_conditions,
     validate_configs,
 )
-from amigo_api.llm_analytics.resources import Creators, id_list, order, parse_uuid, uuid7
+from amigo_api.llm_analytics.resources import Creators, as_uuid, id_list, order, parse_uuid, uuid7
 
 EVALUATIONS = "llm_evaluations"
 PROVIDER_KEYS = "llm_provider_keys"
@@ -241,8 +241,9 @@ async def list_provider_keys(caller: EnvironmentCaller) -> list[dict[str, Any]]:
 
 
 async def delete_provider_key(caller: EnvironmentCaller, key_id: str) -> None:
-    deleted = await caller.org.db[PROVIDER_KEYS].delete_one(_scope(caller, _id=parse_uuid(key_id, "id")))
-    if not deleted.deleted_count:
+    key_uuid = as_uuid(key_id)
+    deleted = await caller.org.db[PROVIDER_KEYS].delete_one(_scope(caller, _id=key_uuid)) if key_uuid else None
+    if deleted is None or not deleted.deleted_count:
         raise NotFound("Not found.")
     await caller.org.db[EVALUATION_CONFIGS].update_many(_scope(caller, active_provider_key=key_id),
                                                         {"$set": {"active_provider_key": None}})

@@ -5,9 +5,10 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Query, Request
+from pydantic import WithJsonSchema
 
 from amigo_api.core.db import Document, OrgDb
 from amigo_api.llm_analytics import schemas as s
@@ -15,7 +16,36 @@ from amigo_api.llm_analytics.errors import FieldError
 from amigo_api.llm_analytics.service import user_basic
 
 DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
+MAX_LIMIT = 1000  # PostHog's LimitOffsetPagination has none; a page is bounded here
+MAX_OFFSET = 10**9  # past every result, and within what MongoDB skips
+AS_INTEGER = WithJsonSchema({"type": "integer"})  # documented as PostHog does; read as its pagination reads it
+
+
+def _non_negative(text: str | None, *, strict: bool, cutoff: int) -> int | None:
+    """DRF's `_positive_int`: the value when it is a non-negative integer (positive when `strict`), at most
+    `cutoff`; else None, and the default applies (PostHog never refuses a page for its `limit` or `offset`)."""
+    try:
+        value = int(text) if text is not None else -1
+    except ValueError:
+        return None
+    if value < 0 or (value == 0 and strict):
+        return None
+    return min(value, cutoff)
+
+
+def page_limit(limit: Annotated[str | None, AS_INTEGER, Query(description=(
+        f"Number of results to return per page: {DEFAULT_LIMIT} unless a positive integer, at most {MAX_LIMIT}."))]
+        = None) -> int:
+    return _non_negative(limit, strict=True, cutoff=MAX_LIMIT) or DEFAULT_LIMIT
+
+
+def page_offset(offset: Annotated[str | None, AS_INTEGER, Query(description=(
+        "The initial index from which to return the results: 0 unless a non-negative integer."))] = None) -> int:
+    return _non_negative(offset, strict=False, cutoff=MAX_OFFSET) or 0
+
+
+Limit = Annotated[int, Depends(page_limit)]
+Offset = Annotated[int, Depends(page_offset)]
 
 
 def uuid7() -> str:
@@ -26,11 +56,20 @@ def uuid7() -> str:
     return str(uuid.UUID(int=value))
 
 
-def parse_uuid(value: str, attr: str) -> str:
+def as_uuid(value: str) -> str | None:
+    """The canonical form of a UUID, or None. A path id that is not one names nothing: 404, as PostHog answers."""
     try:
         return str(uuid.UUID(value))
-    except ValueError as exc:
-        raise FieldError(f"“{value[:100]}” is not a valid UUID.", attr, "invalid") from exc
+    except ValueError:
+        return None
+
+
+def parse_uuid(value: str, attr: str) -> str:
+    """A UUID the client sends in a body or a filter: anything else is 400 on `attr`."""
+    parsed = as_uuid(value)
+    if parsed is None:
+        raise FieldError(f"“{value[:100]}” is not a valid UUID.", attr, "invalid")
+    return parsed
 
 
 def id_list(text: str | None, attr: str = "id__in") -> list[str] | None:

@@ -33,7 +33,7 @@ from amigo_api.llm_analytics.capture_limits import AI_LIMITS, BATCH_LIMITS, Capt
 from amigo_api.llm_analytics.errors import FieldError
 from amigo_api.llm_analytics.routes import ENVIRONMENT_ROUTES, environment_route
 
-router = domain_router("/v1/{organization}/llm_analytics", tags=["LLM analytics"])
+router = domain_router("/v1/{organization}/llm_analytics", slash_optional=True, tags=["LLM analytics"])
 EnvironmentCreator = Annotated[Principal, Depends(require("LLMAnalytics:CreateEnvironment"))]
 EnvironmentReader = Annotated[Principal, Depends(require("LLMAnalytics:GetEnvironment"))]
 
@@ -101,7 +101,8 @@ async def get_environment(caller: AnyCredential) -> s.Environment:
 
 
 def _environment_router(prefix: str, documented: bool) -> APIRouter:
-    mounted = domain_router(prefix, tags=["LLM analytics (PostHog API)"], include_in_schema=documented)
+    mounted = domain_router(prefix, slash_optional=True, tags=["LLM analytics (PostHog API)"],
+                            include_in_schema=documented)
     for path, endpoint, declaration in ENVIRONMENT_ROUTES:
         mounted.add_api_route(path, endpoint, **declaration)
     return mounted
@@ -114,7 +115,7 @@ projects_router = _environment_router("/api/projects/{environment_id}", document
 
 # Capture --------------------------------------------------------------------------------------------------
 
-capture_router = domain_router("", tags=["LLM analytics capture"])
+capture_router = domain_router("", slash_optional=True, tags=["LLM analytics capture"])
 
 
 def _client(request: Request) -> str:
@@ -155,22 +156,15 @@ def _declared(limits: CaptureLimits) -> dict[str, Any]:
 
 
 CAPTURE_LIMIT = [anonymous_rate_limit(6000, _client)]
-# PostHog's v0 paths (trailing slash optional: a redirect would lose the POST body), and their limits.
-V0_PATHS = {"/batch": BATCH_LIMITS, "/capture": BATCH_LIMITS, "/e": BATCH_LIMITS, "/i/v0/e": BATCH_LIMITS,
-            "/i/v0/ai/batch": AI_LIMITS}
-
-
-def _add_v0_route(path: str, limits: CaptureLimits) -> None:
-    name = "capture-" + path.strip("/").replace("/", "-")
-    for variant, suffix in ((f"{path}/", ""), (path, "-no-slash")):
-        capture_router.add_api_route(
-            variant, _v0_endpoint(limits), methods=["POST"], dependencies=CAPTURE_LIMIT,
-            include_in_schema=not suffix, openapi_extra=_declared(limits), operation_id=name + suffix,
-            summary=f"Capture events ({path}/)")
-
+# PostHog's v0 paths, and their limits.
+V0_PATHS = {"/batch/": BATCH_LIMITS, "/capture/": BATCH_LIMITS, "/e/": BATCH_LIMITS, "/i/v0/e/": BATCH_LIMITS,
+            "/i/v0/ai/batch/": AI_LIMITS}
 
 for v0_path, v0_limits in V0_PATHS.items():
-    _add_v0_route(v0_path, v0_limits)
+    capture_router.add_api_route(
+        v0_path, _v0_endpoint(v0_limits), methods=["POST"], dependencies=CAPTURE_LIMIT,
+        openapi_extra=_declared(v0_limits), operation_id="capture-" + v0_path.strip("/").replace("/", "-"),
+        summary=f"Capture events ({v0_path})")
 
 
 @capture_router.post("/i/v1/analytics/events", operation_id="capture-v1", summary="Capture events (capture v1)",
