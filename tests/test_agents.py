@@ -29,7 +29,7 @@ async def test_agents_are_created_listed_and_deprecated(client: httpx.AsyncClien
     again = await client.delete(f"{base}/{ids[0]}/", headers=admin.headers)
     assert again.status_code == 409
     assert (await client.delete(f"{base}/{'f' * 24}/", headers=admin.headers)).status_code == 404
-    assert (await client.delete(f"{base}/not-an-id/", headers=admin.headers)).status_code == 422
+    assert (await client.delete(f"{base}/not-an-id/", headers=admin.headers)).status_code == 404
     deprecated = (await client.get(base, headers=admin.headers, params={"deprecated": True})).json()["agents"]
     assert [a["id"] for a in deprecated] == [ids[0]]
     by_id = (await client.get(base, headers=admin.headers, params={"id": [ids[1], ids[2]]})).json()["agents"]

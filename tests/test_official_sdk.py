@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 from amigo_sdk import AsyncAmigoClient
-from amigo_sdk.errors import ConflictError, NotFoundError, ValidationError
+from amigo_sdk.errors import ConflictError, NotFoundError
 from amigo_sdk.generated.model import (
     GetAgentVersionsParametersQuery,
     GetServicesParametersQuery,
@@ -80,9 +80,9 @@ async def test_the_official_sdk_drives_agents_context_graphs_and_services(live_u
             await sdk.services.create_service(ServiceCreateServiceRequest.model_validate(
                 service_body(agent.id, graph.id, "SDK service")))
 
-        with pytest.raises(ValidationError) as invalid:
+        with pytest.raises(NotFoundError) as unknown:
             await sdk.agents.delete_agent("not-an-object-id")
-        assert invalid.value.status_code == 422
+        assert unknown.value.status_code == 404
         await sdk.services.update_service(created.id, ServiceUpdateServiceRequest(is_active=False))
         await sdk.agents.delete_agent(agent.id)
         assert (await sdk.agents.get_agents()).agents[0].deprecated is True

@@ -71,6 +71,7 @@ async def test_the_sdk_parses_the_invocation_history_after_a_direct_invoke(
         stack: Stack, http: httpx.AsyncClient, admin: Caller, workspace: Workspace) -> None:
     tool_id = await create_tool(http, admin, "history")
     workspace.add_scaffold("history")
+    workspace.write("history/NOTES.md", "Its own tree, so that its build is its own.\n")
     workspace.push("The history tool")
     assert (await publish(http, admin, tool_id, "history")).status_code == 201
     invoked = await http.post(f"/v1/{admin.org_id}/tool/{tool_id}/version/1.0.0/invoke", headers=admin.headers,

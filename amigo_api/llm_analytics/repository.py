@@ -101,6 +101,8 @@ async def ensure_infra_indexes(infra: AsyncDatabase[Document]) -> None:
     await infra[ENVIRONMENTS].create_index([("org_id", ASCENDING), ("_id", ASCENDING)], name="org_environments")
     await infra[PERSONAL_API_KEYS].create_index([("secret_hash", ASCENDING)], unique=True, name="key_hash")
     await infra[PERSONAL_API_KEYS].create_index([("org_id", ASCENDING), ("user_id", ASCENDING)], name="key_owner")
+    # Made once at start-up: concurrent first upserts of the counter could both insert.
+    await infra[COUNTERS].update_one({"_id": ENVIRONMENT_COUNTER}, {"$setOnInsert": {"value": 0}}, upsert=True)
 
 
 async def next_environment_id(infra: AsyncDatabase[Document]) -> int:
