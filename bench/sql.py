@@ -1,7 +1,8 @@
 """Latency of an aggregate over 100,000 tool-invocation-like documents through the SQL endpoint: cold (first
 query: the snapshot is read from the database) and warm (no writes since the previous query: the cached
-snapshot is reused). The API runs in-process on its own embedded database, with a `tool_invocations` table
-declared the way the tools domain will declare it.
+snapshot is reused). The API runs in-process on its own embedded database; the documents have the shape the
+tools domain stores and are read through its declared `tool_invocations` table (a struct version number, the
+invocation status as JSON).
 
 Runs with no arguments. Last line: RESULT sql_warm_p50_ms=<ms>."""
 
@@ -11,7 +12,7 @@ import random
 import statistics
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -21,33 +22,33 @@ from amigo_api.app import create_app
 from amigo_api.bootstrap import bootstrap
 from amigo_api.core.clock import utcnow
 from amigo_api.core.ids import new_id
-from amigo_api.core.repository import OrgRepository
-from amigo_api.core.sql_tables import SqlTable, register_table
 from amigo_api.devstack import start_mongo
 from amigo_api.settings import Settings
+from amigo_api.tools.repository import ToolInvocationRepository
 
 DOCUMENTS = 100_000
 WARM_QUERIES = 20
 ORG = "bench"
 QUERY = ("SELECT tool_id, tool_version.minor AS minor, count(*) AS calls, avg(duration_ms) AS mean_ms, "
-         "sum(CASE WHEN succeeded THEN 1 ELSE 0 END) / count(*) AS success_rate "
-         "FROM tool_invocations WHERE created_at > now() - INTERVAL 30 DAY GROUP BY ALL ORDER BY calls DESC")
+         "count(*) FILTER (WHERE json_extract_string(invocation_status, '$.succeeded') = 'true') / count(*) "
+         "AS success_rate FROM tool_invocations WHERE created_at > now() - INTERVAL 30 DAY "
+         "GROUP BY ALL ORDER BY calls DESC")
 
 
-class InvocationRepository(OrgRepository):
-    collection_name = "tool_invocations"
-
-
-register_table(SqlTable("tool_invocations", InvocationRepository.collection_name, {
-    "invocation_id": "_id", "tool_id": "tool_id", "tool_version": "tool_version", "duration_ms": "duration_ms",
-    "succeeded": "succeeded", "invocation_source": "invocation_source", "created_at": "created_at"}))
-
-
-def invocation(now: object, i: int) -> dict[str, object]:
-    return {"_id": new_id(), "tool_id": f"{i % 25:024x}", "tool_version": {"major": 1, "minor": i % 4, "patch": 0},
-            "duration_ms": random.randint(5, 5000), "succeeded": random.random() > 0.1,
-            "invocation_source": {"type": "regular-conversation", "conversation_id": f"{i % 997:024x}"},
-            "created_at": now - timedelta(minutes=i % 40_000)}  # type: ignore[operator]
+def invocation(now: datetime, i: int) -> dict[str, object]:
+    succeeded = random.random() > 0.1
+    status = {"succeeded": True, "output": f"result {i}"} if succeeded else {
+        "succeeded": False, "exception_message": "boom", "exception_type": "RuntimeError",
+        "exception_stack_trace": ["  File \"tool.py\", line 3, in run"]}
+    created = now - timedelta(minutes=i % 40_000)
+    return {"_id": new_id(), "tool_id": f"{i % 25:024x}", "version_id": f"{i % 100:024x}",
+            "tool_version": {"major": 1, "minor": i % 4, "patch": 0}, "invocation_status": status,
+            "invocation_source": {"type": "regular-conversation", "user_id": f"{i % 50:024x}",
+                                  "conversation_id": f"{i % 997:024x}", "interaction_id": None,
+                                  "invocation_metadata": {}},
+            "duration_ms": random.randint(5, 5000), "inputs": {"nonsensitive_user_variables": {"n": str(i)},
+                                                               "invocation_mode": "regular"},
+            "created_at": created, "updated_at": created}
 
 
 async def run() -> None:
@@ -64,7 +65,8 @@ async def run() -> None:
             now = utcnow()
             print(f"inserting {DOCUMENTS} tool invocations ...", flush=True)
             for start in range(0, DOCUMENTS, 10_000):
-                await InvocationRepository(org).insert_many([invocation(now, i) for i in range(start, start + 10_000)])
+                await ToolInvocationRepository(org).insert_many(
+                    [invocation(now, i) for i in range(start, start + 10_000)])
             token = (await http.post(f"/v1/{ORG}/user/signin_with_api_key", headers={
                 "x-api-key": creds["api_key"], "x-api-key-id": creds["api_key_id"],
                 "x-user-id": creds["user_id"]})).json()["id_token"]

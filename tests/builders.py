@@ -1,5 +1,7 @@
-"""Request bodies and small API helpers shared by the agent, state machine, service and simulation tests."""
+"""Request bodies and small API helpers shared by the agent, state machine, service, simulation and SQL tests."""
 
+import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -79,3 +81,22 @@ async def new_service(client: httpx.AsyncClient, caller: Caller, name: str = "Co
     response = await client.post(f"/v1/{caller.org_id}/service/", headers=caller.headers,
                                  json=service_body(agent_id, machine_id, name, **overrides))
     return await created_id(response), agent_id, machine_id
+
+
+ADMIN_DOCS = Path(__file__).resolve().parents[1] / "docs" / "admin.md"
+
+
+def documented_query(title: str) -> str:
+    """The SQL example of docs/admin.md that opens with the comment `-- {title}`."""
+    for block in re.findall(r"```sql\n(.*?)```", ADMIN_DOCS.read_text(), re.DOTALL):
+        if block.startswith(f"-- {title}\n"):
+            return str(block)
+    raise AssertionError(f"docs/admin.md has no query titled {title!r}")
+
+
+async def sql_rows(client: httpx.AsyncClient, caller: Caller, query: str) -> list[dict[str, Any]]:
+    response = await client.post(f"/v1/{caller.org_id}/admin/sql_query", headers=caller.headers,
+                                 json={"sql_query": query, "async_query": False})
+    assert response.status_code == 200, response.text
+    names = [column["name"] for column in response.json()["columns"]]
+    return [dict(zip(names, row, strict=True)) for row in response.json()["result"]]

@@ -1,12 +1,27 @@
 """Read-only SQL over one organization's data: results, limits, refusals, timeouts, snapshot freshness."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from bson import ObjectId
 
+from amigo_api.admin.sql.columns import arrow_table, collect
 from amigo_api.app import create_app
-from tests.builders import new_service
+from amigo_api.core.sql_tables import (
+    BOOLEAN,
+    FLOAT,
+    INTEGER,
+    JSON,
+    TEXT,
+    TEXT_LIST,
+    TIMESTAMP,
+    VERSION_NUMBER,
+    Column,
+    SqlTable,
+)
+from tests.builders import documented_query, new_service, sql_rows
 from tests.conftest import Caller, make_settings
 
 
@@ -136,3 +151,96 @@ async def test_answers_are_bounded_by_bytes_as_well_as_rows(client: httpx.AsyncC
     assert len(response.content) <= limit + 1_000_100
     small = (await _sql(client, admin, "SELECT repeat('a', 10) FROM range(5)")).json()
     assert small["truncated"] is False and len(small["result"]) == 5
+
+
+async def _environment(client: httpx.AsyncClient, caller: Caller) -> tuple[int, str]:
+    created = await client.post(f"/v1/{caller.org_id}/llm_analytics/environments/", headers=caller.headers,
+                                json={"name": "sql"})
+    assert created.status_code == 201, created.text
+    return created.json()["id"], created.json()["api_token"]
+
+
+async def _capture(client: httpx.AsyncClient, token: str, *events: dict[str, Any]) -> None:
+    captured = await client.post("/batch/", json={"api_key": token, "batch": list(events)})
+    assert captured.status_code == 200, captured.text
+
+
+def _generation(uuid: str, day: int, properties: dict[str, Any]) -> dict[str, Any]:
+    return {"event": "$ai_generation", "uuid": uuid, "distinct_id": "u1",
+            "timestamp": f"2026-11-{day:02d}T10:00:00Z", "properties": properties}
+
+
+async def _schema(client: httpx.AsyncClient, caller: Caller) -> dict[str, dict[str, str]]:
+    response = await client.get(f"/v1/{caller.org_id}/admin/sql_schema", headers=caller.headers)
+    assert response.status_code == 200, response.text
+    return {t["name"]: {c["name"]: c["type"] for c in t["columns"]} for t in response.json()["tables"]}
+
+
+async def test_column_types_are_declared_whatever_the_events_hold(client: httpx.AsyncClient, admin: Caller) -> None:
+    environment_id, token = await _environment(client, admin)
+    declared = await _schema(client, admin)
+    assert declared["events"] == {"uuid": "VARCHAR", "event": "VARCHAR", "distinct_id": "VARCHAR",
+                                  "properties": "JSON", "timestamp": "TIMESTAMP WITH TIME ZONE",
+                                  "environment_id": "BIGINT", "created_at": "TIMESTAMP WITH TIME ZONE"}
+    assert declared["tool_invocations"]["tool_version"] == "STRUCT(major BIGINT, minor BIGINT, patch BIGINT)"
+    assert declared["tool_invocations"]["inputs"] == "JSON"
+    query = ("SELECT uuid, json_extract_string(properties, '$.\"$ai_trace_id\"') AS trace_id, "
+             "properties->>'$.\"$ai_model\"' AS model, properties FROM events "
+             f"WHERE environment_id = {environment_id} ORDER BY timestamp")
+    first = {"$ai_model": "gpt-a", "$ai_trace_id": "t1", "$ai_input_tokens": 3}
+    await _capture(client, token, _generation("00000000-0000-4000-8000-000000000001", 1, first))
+    assert await sql_rows(client, admin, query) == [
+        {"uuid": "00000000-0000-4000-8000-000000000001", "trace_id": "t1", "model": "gpt-a", "properties": first}]
+
+    # Other shapes: another key, a value of another type, nesting. The same query reads them all, and the
+    # first event shows only its own keys.
+    other = {"$ai_model": "gpt-b", "$ai_trace_id": "t2", "$ai_input_tokens": "12", "plan": "pro",
+             "nested": {"list": [1, {"deep": None}], "empty": {}}}
+    await _capture(client, token, _generation("00000000-0000-4000-8000-000000000002", 2, other),
+                   _generation("00000000-0000-4000-8000-000000000003", 3, {"$ai_model": 7}))
+    rows = await sql_rows(client, admin, query)
+    assert [(r["trace_id"], r["model"]) for r in rows] == [("t1", "gpt-a"), ("t2", "gpt-b"), (None, "7")]
+    assert [r["properties"] for r in rows] == [first, other, {"$ai_model": 7}]
+    assert await _schema(client, admin) == declared
+
+
+async def test_the_documented_llm_analytics_queries(client: httpx.AsyncClient, admin: Caller) -> None:
+    _, token = await _environment(client, admin)
+    generations = [("a", 1, "gpt-4o", "t1", 10, 5, 0.5), ("b", 1, "gpt-4o", "t1", "20", 7, 1.5),
+                   ("c", 1, "claude", "t2", 3, 1, 4.0), ("d", 2, "gpt-4o", "t3", 1, 1, 0.25)]
+    await _capture(client, token, *[
+        _generation(f"00000000-0000-4000-8000-00000000000{uuid}", day,
+                    {"$ai_model": model, "$ai_trace_id": trace, "$ai_input_tokens": tokens_in,
+                     "$ai_output_tokens": tokens_out, "$ai_latency": latency})
+        for uuid, day, model, trace, tokens_in, tokens_out, latency in generations],
+        {"event": "$ai_trace", "distinct_id": "u1", "properties": {"$ai_trace_id": "t1", "$ai_latency": 99}})
+    per_model = await sql_rows(client, admin, documented_query("Tokens and latency per model per day"))
+    assert [(r["day"][:10], r["model"], r["generations"], r["input_tokens"], r["output_tokens"], r["mean_latency_s"])
+            for r in per_model] == [("2026-11-01", "claude", 1, 3, 1, 4.0), ("2026-11-01", "gpt-4o", 2, 30, 12, 1.0),
+                                    ("2026-11-02", "gpt-4o", 1, 1, 1, 0.25)]
+    slowest = await sql_rows(client, admin, documented_query("The slowest traces"))
+    assert [(r["trace_id"], r["generations"], r["latency_s"]) for r in slowest] == [
+        ("t2", 1, 4.0), ("t1", 2, 2.0), ("t3", 1, 0.25)]
+    assert slowest[0]["started_at"] == "2026-11-01T10:00:00+00:00"
+
+
+def test_a_value_that_does_not_fit_its_column_reads_as_null() -> None:
+    table = SqlTable("t", "c", {"id": Column(TEXT, "_id"), "n": INTEGER, "f": FLOAT, "b": BOOLEAN, "s": TEXT,
+                                "at": TIMESTAMP, "names": TEXT_LIST, "j": JSON, "v": VERSION_NUMBER,
+                                "deep": Column(INTEGER, "a.b")})
+    at = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    oid = ObjectId()
+    fitting = {"_id": oid, "n": 3, "f": 2, "b": False, "s": "x", "at": at.replace(tzinfo=None), "names": ["a"],
+               "j": {"at": at, "id": oid, "n": [1, None]}, "v": {"major": 1, "minor": 2.0, "patch": 3, "x": 9},
+               "a": {"b": 7}}
+    unfitting = {"_id": 5, "n": True, "f": "1.5", "b": 1, "s": ["x"], "at": "2026-12-01", "names": "a",
+                 "j": {"nan": float("nan")}, "v": {"major": "1"}, "a": {"b": 2**70}}
+    columns: dict[str, list[Any]] = {name: [] for name in table.columns}
+    collect(table, [fitting, unfitting, {}], columns)
+    rows = arrow_table(table, columns).to_pylist()
+    assert rows[0] == {"id": str(oid), "n": 3, "f": 2.0, "b": False, "s": "x", "at": at, "names": ["a"],
+                       "j": f'{{"at":"{at.isoformat()}","id":"{oid}","n":[1,null]}}',
+                       "v": {"major": 1, "minor": 2, "patch": 3}, "deep": 7}
+    assert rows[1] == {"id": None, "n": None, "f": None, "b": None, "s": None, "at": None, "names": None,
+                       "j": '{"nan":null}', "v": {"major": None, "minor": None, "patch": None}, "deep": None}
+    assert set(rows[2].values()) == {None}

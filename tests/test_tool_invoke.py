@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from pymongo import MongoClient
 
+from tests.builders import documented_query, sql_rows
 from tests.conftest import Caller
 from tests.toolstack import Stack, Workspace, create_tool, kill_worker_mid_run, publish
 
@@ -269,6 +270,9 @@ async def test_history_filters_sorting_paging_visibility_and_search(
     assert default.status_code == 200 and default.json()["tool_invocations"] == []
     missing_fields = await http.get(search, headers=admin.headers, params={"query": "a"})
     assert missing_fields.status_code == 422
+
+    failures = await sql_rows(http, admin, documented_query("Failed tool invocations by tool"))
+    assert failures == [{"tool": "first", "failures": 1, "last_error": "boom in regular"}]
 
 
 async def test_a_worker_killed_during_an_invoke_fails_clearly(stack: Stack, http: httpx.AsyncClient, admin: Caller,

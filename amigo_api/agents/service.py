@@ -26,7 +26,19 @@ from amigo_api.core.ids import new_id
 from amigo_api.core.pagination import QueryValidationError, and_all, next_token, parse_sort
 from amigo_api.core.references import usage_reason
 from amigo_api.core.repository import with_id
-from amigo_api.core.sql_tables import SqlTable, register_table
+from amigo_api.core.sql_tables import (
+    BOOLEAN,
+    INTEGER,
+    JSON,
+    TEXT,
+    TEXT_LIST,
+    TIMESTAMP,
+    USER_INFO,
+    Column,
+    ColumnType,
+    SqlTable,
+    register_table,
+)
 
 
 @dataclass(frozen=True)
@@ -259,19 +271,19 @@ async def list_versions(org: OrgDb, principal: Principal, kind: DefinitionKind, 
     return [with_id(d) for d in docs], has_more, next_token(continuation_token, len(docs), has_more)
 
 
-_DEFINITION_COLUMNS = {"name": "name", "deprecated": "deprecated", "latest_version": "latest_version",
-                       "creator": "creator", "created_at": "created_at", "updated_at": "updated_at"}
-_VERSION_COLUMNS = {"version": "version", "creator": "creator", "created_at": "created_at"}
-register_table(SqlTable("agents", AgentRepository.collection_name, {"agent_id": "_id", **_DEFINITION_COLUMNS}))
+_DEFINITION_COLUMNS: dict[str, ColumnType] = {
+    "name": TEXT, "deprecated": BOOLEAN, "latest_version": INTEGER, "creator": USER_INFO, "created_at": TIMESTAMP,
+    "updated_at": TIMESTAMP}
+_VERSION_COLUMNS: dict[str, ColumnType] = {"version": INTEGER, "creator": USER_INFO, "created_at": TIMESTAMP}
+register_table(SqlTable("agents", AgentRepository.collection_name, {
+    "agent_id": Column(TEXT, "_id"), **_DEFINITION_COLUMNS}))
 register_table(SqlTable("agent_versions", AgentVersionRepository.collection_name, {
-    "agent_version_id": "_id", "agent_id": "agent_id", **_VERSION_COLUMNS, "initials": "initials",
-    "identity": "identity", "background": "background", "behaviors": "behaviors",
-    "communication_patterns": "communication_patterns", "voice_config": "voice_config"}))
+    "agent_version_id": Column(TEXT, "_id"), "agent_id": TEXT, **_VERSION_COLUMNS, "initials": TEXT,
+    "identity": JSON, "background": TEXT, "behaviors": TEXT_LIST, "communication_patterns": TEXT_LIST,
+    "voice_config": JSON}))
 register_table(SqlTable("service_hierarchical_state_machines", StateMachineRepository.collection_name, {
-    "service_hierarchical_state_machine_id": "_id", **_DEFINITION_COLUMNS}))
+    "service_hierarchical_state_machine_id": Column(TEXT, "_id"), **_DEFINITION_COLUMNS}))
 register_table(SqlTable("service_hierarchical_state_machine_versions", StateMachineVersionRepository.collection_name, {
-    "state_machine_version_id": "_id",
-    "service_hierarchical_state_machine_id": "service_hierarchical_state_machine_id", **_VERSION_COLUMNS,
-    "description": "description", "states": "states", "new_user_initial_state": "new_user_initial_state",
-    "returning_user_initial_state": "returning_user_initial_state", "terminal_state": "terminal_state",
-    "references": "references"}))
+    "state_machine_version_id": Column(TEXT, "_id"), "service_hierarchical_state_machine_id": TEXT,
+    **_VERSION_COLUMNS, "description": TEXT, "states": JSON, "new_user_initial_state": TEXT,
+    "returning_user_initial_state": TEXT, "terminal_state": TEXT, "references": JSON}))

@@ -19,7 +19,7 @@ from bson.raw_bson import RawBSONDocument
 from amigo_api.core.clock import utcnow
 from amigo_api.core.db import Clusters, OrgDb
 from amigo_api.core.errors import AmigoError
-from amigo_api.core.sql_tables import SqlTable, register_table
+from amigo_api.core.sql_tables import INTEGER, JSON, TEXT, TIMESTAMP, SqlTable, register_table
 from amigo_api.llm_analytics import service
 from amigo_api.llm_analytics.capture_body import BodyReader
 from amigo_api.llm_analytics.capture_limits import CaptureLimits, MiB
@@ -260,5 +260,5 @@ def _without_surrogates(value: Any) -> Any:
 
 
 register_table(SqlTable("events", EventRepository.collection_name, {
-    "uuid": "uuid", "event": "event", "distinct_id": "distinct_id", "properties": "properties",
-    "timestamp": "timestamp", "environment_id": "environment_id", "created_at": "created_at"}))
+    "uuid": TEXT, "event": TEXT, "distinct_id": TEXT, "properties": JSON, "timestamp": TIMESTAMP,
+    "environment_id": INTEGER, "created_at": TIMESTAMP}))

@@ -11,7 +11,17 @@ from pydantic import BaseModel
 from amigo_api.core.clock import utcnow
 from amigo_api.core.db import Document
 from amigo_api.core.errors import NotFound
-from amigo_api.core.sql_tables import SqlTable, register_table
+from amigo_api.core.sql_tables import (
+    BOOLEAN,
+    INTEGER,
+    JSON,
+    TEXT,
+    TIMESTAMP,
+    Column,
+    ColumnType,
+    SqlTable,
+    register_table,
+)
 from amigo_api.llm_analytics.auth import EnvironmentCaller
 from amigo_api.llm_analytics.errors import FieldError
 from amigo_api.llm_analytics.resources import Creators, as_uuid, id_list, order, page, parse_uuid, uuid7
@@ -127,11 +137,11 @@ async def check_dataset(caller: EnvironmentCaller, dataset_id: str | None) -> No
         raise FieldError(f"Invalid pk \"{dataset_id}\" - object does not exist.", "dataset", "does_not_exist")
 
 
-COMMON_COLUMNS = {"environment_id": "environment_id", "deleted": "deleted", "created_by": "created_by",
-                  "created_at": "created_at", "updated_at": "updated_at"}
-register_table(SqlTable("datasets", DATASETS, {"id": "_id", "name": "name", "description": "description",
-                                               "metadata": "metadata", **COMMON_COLUMNS}))
-register_table(SqlTable("dataset_items", ITEMS, {"id": "_id", "dataset": "dataset", "input": "input",
-                                                 "output": "output", "metadata": "metadata",
-                                                 "ref_trace_id": "ref_trace_id", "ref_timestamp": "ref_timestamp",
-                                                 "ref_source_id": "ref_source_id", **COMMON_COLUMNS}))
+ID_COLUMN = Column(TEXT, "_id")
+COMMON_COLUMNS: dict[str, ColumnType] = {"environment_id": INTEGER, "deleted": BOOLEAN, "created_by": TEXT,
+                                         "created_at": TIMESTAMP, "updated_at": TIMESTAMP}
+register_table(SqlTable("datasets", DATASETS, {
+    "id": ID_COLUMN, "name": TEXT, "description": TEXT, "metadata": JSON, **COMMON_COLUMNS}))
+register_table(SqlTable("dataset_items", ITEMS, {
+    "id": ID_COLUMN, "dataset": TEXT, "input": JSON, "output": JSON, "metadata": JSON, "ref_trace_id": TEXT,
+    "ref_timestamp": TIMESTAMP, "ref_source_id": TEXT, **COMMON_COLUMNS}))

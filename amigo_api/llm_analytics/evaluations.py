@@ -10,13 +10,13 @@ from amigo_api.core.crypto import SecretBox
 from amigo_api.core.db import Document, OrgDb
 from amigo_api.core.errors import InvalidRequest, NotFound, RateLimited
 from amigo_api.core.outbound import OutboundPolicy, OutboundRefused
-from amigo_api.core.sql_tables import SqlTable, register_table
+from amigo_api.core.sql_tables import BOOLEAN, JSON, TEXT, SqlTable, register_table
 from amigo_api.hog.bytecode import FORMAT_VERSION, compile_source
 from amigo_api.hog.lexer import HogSyntaxError
 from amigo_api.hog.pool import HogBusy, HogPool, HogStopped
 from amigo_api.llm_analytics import schemas as s
 from amigo_api.llm_analytics.auth import EnvironmentCaller
-from amigo_api.llm_analytics.datasets import COMMON_COLUMNS, NEWEST_FIRST, Resource
+from amigo_api.llm_analytics.datasets import COMMON_COLUMNS, ID_COLUMN, NEWEST_FIRST, Resource
 from amigo_api.llm_analytics.errors import FieldError
 from amigo_api.llm_analytics.evaluation_rules import (
     compiled_condition,
@@ -287,5 +287,6 @@ async def set_active_key(caller: EnvironmentCaller, key_id: str | None) -> dict[
 
 # Never key material: a judge's model configuration names its key by id only.
 register_table(SqlTable("evaluations", EVALUATIONS, {
-    "id": "_id", **{f: f for f in FIELDS if f != "deleted"}, "model_configuration": "model_configuration",
-    **COMMON_COLUMNS}))
+    "id": ID_COLUMN, "name": TEXT, "description": TEXT, "enabled": BOOLEAN, "status": TEXT, "status_reason": TEXT,
+    "evaluation_type": TEXT, "evaluation_config": JSON, "output_type": TEXT, "output_config": JSON,
+    "conditions": JSON, "model_configuration": JSON, **COMMON_COLUMNS}))

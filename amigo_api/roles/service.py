@@ -16,7 +16,7 @@ from amigo_api.core.ids import new_id
 from amigo_api.core.pagination import and_all
 from amigo_api.core.permissions import KNOWN_PERMISSIONS, PermissionGrant, is_top_role, stored_grants
 from amigo_api.core.references import role_holders
-from amigo_api.core.sql_tables import SqlTable, register_table
+from amigo_api.core.sql_tables import BOOLEAN, JSON, TEXT, TIMESTAMP, Column, SqlTable, register_table
 from amigo_api.organizations.service import claim_organization
 from amigo_api.roles import defaults
 from amigo_api.roles import schemas as s
@@ -177,9 +177,9 @@ async def require_a_top_role_holder(org: OrgDb, session: AsyncClientSession) -> 
 
 
 register_table(SqlTable("roles", RoleRepository.collection_name, {
-    "role_id": "_id", "name": "name", "description": "description", "frontend_view": "frontend_view",
-    "permission_grants": "permission_grants", "is_active": "is_active", "expires_at": "expires_at",
-    "created_at": "created_at", "updated_at": "updated_at"}))
+    "role_id": Column(TEXT, "_id"), "name": TEXT, "description": TEXT, "frontend_view": TEXT,
+    "permission_grants": JSON, "is_active": BOOLEAN, "expires_at": TIMESTAMP, "created_at": TIMESTAMP,
+    "updated_at": TIMESTAMP}))
 
 
 async def grant_added_permissions(db: Any) -> int:

@@ -16,7 +16,17 @@ from amigo_api.core.ids import new_id
 from amigo_api.core.pagination import and_all, next_token, parse_sort, tag_filters, tags_to_list, tags_to_strings
 from amigo_api.core.references import UsageCheck, register_usage, usage_reason
 from amigo_api.core.repository import with_id
-from amigo_api.core.sql_tables import SqlTable, register_table
+from amigo_api.core.sql_tables import (
+    BOOLEAN,
+    JSON,
+    TEXT,
+    TEXT_LIST,
+    TIMESTAMP,
+    USER_INFO,
+    Column,
+    SqlTable,
+    register_table,
+)
 from amigo_api.models.service import ModelRegistry
 from amigo_api.services import schemas as s
 from amigo_api.services.repository import ServiceRepository
@@ -283,7 +293,6 @@ register_usage(STATE_MACHINE.label, _active_services_using("service_hierarchical
 
 
 register_table(SqlTable("services", ServiceRepository.collection_name, {
-    "service_id": "_id", "name": "name", "description": "description", "is_active": "is_active",
-    "agent_id": "agent_id", "service_hierarchical_state_machine_id": "service_hierarchical_state_machine_id",
-    "version_sets": "version_sets", "tags": "tags", "keyterms": "keyterms", "creator": "creator",
-    "updated_by": "updated_by", "created_at": "created_at", "updated_at": "updated_at"}))
+    "service_id": Column(TEXT, "_id"), "name": TEXT, "description": TEXT, "is_active": BOOLEAN, "agent_id": TEXT,
+    "service_hierarchical_state_machine_id": TEXT, "version_sets": JSON, "tags": JSON, "keyterms": TEXT_LIST,
+    "creator": USER_INFO, "updated_by": USER_INFO, "created_at": TIMESTAMP, "updated_at": TIMESTAMP}))

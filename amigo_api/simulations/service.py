@@ -16,7 +16,17 @@ from amigo_api.core.ids import new_id
 from amigo_api.core.pagination import and_all, next_token, parse_sort, tag_filters, tags_to_list, tags_to_strings
 from amigo_api.core.references import register_usage, usage_reason
 from amigo_api.core.repository import with_id
-from amigo_api.core.sql_tables import SqlTable, register_table
+from amigo_api.core.sql_tables import (
+    BOOLEAN,
+    INTEGER,
+    JSON,
+    TEXT,
+    TIMESTAMP,
+    USER_INFO,
+    Column,
+    SqlTable,
+    register_table,
+)
 from amigo_api.services.service import SERVICE_USAGE, VERSION_SET_USAGE, claim_version_set
 from amigo_api.simulations import schemas as s
 from amigo_api.simulations.repository import SimulationUnitTestRepository
@@ -134,8 +144,7 @@ register_usage(VERSION_SET_USAGE, _version_set_in_use)
 
 
 register_table(SqlTable("simulation_unit_tests", SimulationUnitTestRepository.collection_name, {
-    "simulation_unit_test_id": "_id", "name": "name", "description": "description", "service_id": "service_id",
-    "service_version_set_name": "service_version_set_name", "persona_id": "persona_id",
-    "scenario_id": "scenario_id", "max_interactions": "max_interactions",
-    "success_criterions": "success_criterions", "is_deleted": "is_deleted", "tags": "tags", "creator": "creator",
-    "created_at": "created_at", "updated_at": "updated_at"}))
+    "simulation_unit_test_id": Column(TEXT, "_id"), "name": TEXT, "description": TEXT, "service_id": TEXT,
+    "service_version_set_name": TEXT, "persona_id": TEXT, "scenario_id": TEXT, "max_interactions": INTEGER,
+    "success_criterions": JSON, "is_deleted": BOOLEAN, "tags": JSON, "creator": USER_INFO, "created_at": TIMESTAMP,
+    "updated_at": TIMESTAMP}))

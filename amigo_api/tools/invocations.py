@@ -18,7 +18,7 @@ from amigo_api.core.db import Document, OrgDb
 from amigo_api.core.errors import InvalidRequest
 from amigo_api.core.pagination import and_all, next_token, parse_sort
 from amigo_api.core.permissions import MATCH_NOTHING
-from amigo_api.core.sql_tables import SqlTable, register_table
+from amigo_api.core.sql_tables import INTEGER, JSON, TEXT, TIMESTAMP, VERSION_NUMBER, Column, SqlTable, register_table
 from amigo_api.tools import schemas as s
 from amigo_api.tools import versions
 from amigo_api.tools.repository import (
@@ -131,7 +131,6 @@ async def search_invocations(org: OrgDb, principal: Principal, *, query: str, fi
 
 
 register_table(SqlTable("tool_invocations", ToolInvocationRepository.collection_name, {
-    "tool_invocation_id": "_id", "tool_id": "tool_id", "tool_version_id": "version_id",
-    "tool_version": "tool_version", "invocation_status": "invocation_status",
-    "invocation_source": "invocation_source", "duration_ms": "duration_ms", "inputs": "inputs",
-    "created_at": "created_at", "updated_at": "updated_at"}))
+    "tool_invocation_id": Column(TEXT, "_id"), "tool_id": TEXT, "tool_version_id": Column(TEXT, "version_id"),
+    "tool_version": VERSION_NUMBER, "invocation_status": JSON, "invocation_source": JSON, "duration_ms": INTEGER,
+    "inputs": JSON, "created_at": TIMESTAMP, "updated_at": TIMESTAMP}))

@@ -15,7 +15,17 @@ from amigo_api.core.errors import Conflict, InvalidRequest, NotFound, found
 from amigo_api.core.ids import new_id
 from amigo_api.core.locks import acquire_lock, release_lock
 from amigo_api.core.pagination import and_all, next_token, parse_sort, tag_filters, tags_to_list, tags_to_strings
-from amigo_api.core.sql_tables import SqlTable, register_table
+from amigo_api.core.sql_tables import (
+    BOOLEAN,
+    JSON,
+    TEXT,
+    TEXT_LIST,
+    TIMESTAMP,
+    USER_INFO,
+    Column,
+    SqlTable,
+    register_table,
+)
 from amigo_api.tools import schemas as s
 from amigo_api.tools.repository import ToolDocument, ToolInvocationRepository, ToolRepository, ToolVersionRepository
 
@@ -189,6 +199,6 @@ async def modify_envvars(org: OrgDb, principal: Principal, box: SecretBox, grace
 
 
 register_table(SqlTable("tools", ToolRepository.collection_name, {
-    "tool_id": "_id", "name": "name", "description": "description", "deprecated": "deprecated", "tags": "tags",
-    "envvars": "envvars", "secret_envvars": "secret_envvars", "creator": "creator", "updated_by": "updated_by",
-    "created_at": "created_at", "updated_at": "updated_at"}))
+    "tool_id": Column(TEXT, "_id"), "name": TEXT, "description": TEXT, "deprecated": BOOLEAN, "tags": JSON,
+    "envvars": TEXT_LIST, "secret_envvars": TEXT_LIST, "creator": USER_INFO, "updated_by": USER_INFO,
+    "created_at": TIMESTAMP, "updated_at": TIMESTAMP}))

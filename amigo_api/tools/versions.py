@@ -1,7 +1,6 @@
 """Rules for reading and deprecating tool versions (publishing creates them). Version filters are PEP 440
 specifiers, matched against each version `major.minor.patch` with `packaging`."""
 
-from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -13,7 +12,18 @@ from amigo_api.core.db import Document, OrgDb, in_transaction
 from amigo_api.core.errors import InvalidRequest, NotFound
 from amigo_api.core.ids import new_id
 from amigo_api.core.pagination import QueryValidationError, and_all, next_token, parse_sort
-from amigo_api.core.sql_tables import SqlTable, register_table
+from amigo_api.core.sql_tables import (
+    BOOLEAN,
+    INTEGER,
+    TEXT,
+    TEXT_LIST,
+    TIMESTAMP,
+    TOOL_USER_INFO,
+    VERSION_NUMBER,
+    Column,
+    SqlTable,
+    register_table,
+)
 from amigo_api.tools import schemas as s
 from amigo_api.tools.publish_workflow import BuiltProject, PublishJob, PublishSource
 from amigo_api.tools.repository import ToolRepository, ToolVersionDocument, ToolVersionRepository, VersionNumber
@@ -85,14 +95,11 @@ async def deprecate_versions(org: OrgDb, principal: Principal, tool_id: str, ver
         "updated_by": {"user_id": principal.user_id, "user_org_id": principal.issuer_org_id}}})
 
 
-def _columns() -> dict[str, Any]:
-    names = ("tool_id", "version", "required_envvars", "required_secret_envvars", "tool_commit_hash",
-             "amigo_scaffold_commit_hash", "project_directory", "lambda_version", "deprecated", "creator",
-             "updated_by", "created_at", "updated_at")
-    return {"tool_version_id": "_id", **{name: name for name in names}}
-
-
-register_table(SqlTable("tool_versions", ToolVersionRepository.collection_name, _columns()))
+register_table(SqlTable("tool_versions", ToolVersionRepository.collection_name, {
+    "tool_version_id": Column(TEXT, "_id"), "tool_id": TEXT, "version": VERSION_NUMBER,
+    "required_envvars": TEXT_LIST, "required_secret_envvars": TEXT_LIST, "tool_commit_hash": TEXT,
+    "amigo_scaffold_commit_hash": TEXT, "project_directory": TEXT, "lambda_version": INTEGER, "deprecated": BOOLEAN,
+    "creator": TOOL_USER_INFO, "updated_by": TOOL_USER_INFO, "created_at": TIMESTAMP, "updated_at": TIMESTAMP}))
 
 
 # Publishing -------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from amigo_api.core.errors import AmigoError, Conflict, NotFound, PermissionDeni
 from amigo_api.core.ids import new_id
 from amigo_api.core.pagination import and_all, next_token, parse_sort
 from amigo_api.core.references import RoleHolders, clean_up_user, register_role_holders
-from amigo_api.core.sql_tables import SqlTable, register_table
+from amigo_api.core.sql_tables import INTEGER, JSON, TEXT, TIMESTAMP, Column, SqlTable, Struct, register_table
 from amigo_api.organizations import service as organizations
 from amigo_api.roles import service as roles
 from amigo_api.settings import Settings
@@ -229,6 +229,7 @@ async def _count_users(org: OrgDb, session: AsyncClientSession, role_ids: list[s
 
 register_role_holders(RoleHolders("users", _reassign_users, _count_users))
 register_table(SqlTable("users", UserRepository.collection_name, {
-    "user_id": "_id", "first_name": "first_name", "last_name": "last_name", "email": "email", "role_id": "role_id",
-    "status": "status", "preferences": "preferences", "nonsensitive_variables": "nonsensitive_variables",
-    "user_stats": "user_stats", "created_at": "created_at", "updated_at": "updated_at"}))
+    "user_id": Column(TEXT, "_id"), "first_name": TEXT, "last_name": TEXT, "email": TEXT, "role_id": TEXT,
+    "status": TEXT, "preferences": JSON, "nonsensitive_variables": JSON,
+    "user_stats": Struct({"num_conversations": INTEGER, "num_messages": INTEGER, "last_message_time": TIMESTAMP}),
+    "created_at": TIMESTAMP, "updated_at": TIMESTAMP}))

@@ -25,7 +25,7 @@ from amigo_api.core.db import Document, OrgDb
 from amigo_api.core.errors import Conflict, InvalidRequest, NotFound
 from amigo_api.core.ids import new_id
 from amigo_api.core.permissions import KNOWN_PERMISSIONS
-from amigo_api.core.sql_tables import SqlTable, register_table
+from amigo_api.core.sql_tables import INTEGER, JSON, TEXT, TIMESTAMP, Column, SqlTable, register_table
 from amigo_api.core.zipstream import ZipWriter
 
 log = structlog.get_logger(__name__)
@@ -179,7 +179,6 @@ def sweep_expired_bodies(blobs: BlobStore, retention_days: int) -> list[str]:
 
 register_table(SqlTable(
     name="prompt_logs", collection=PromptLogRepository.collection_name,
-    columns={"log_id": "_id", "log_key": "log_key", "created_at": "created_at",
-             "required_permissions": "required_permissions", "system_prompt_bytes": "system_prompt_bytes",
-             "history_prompt_count": "history_prompt_count", "history_prompt_bytes": "history_prompt_bytes"},
+    columns={"log_id": Column(TEXT, "_id"), "log_key": TEXT, "created_at": TIMESTAMP, "required_permissions": JSON,
+             "system_prompt_bytes": INTEGER, "history_prompt_count": INTEGER, "history_prompt_bytes": INTEGER},
     scope=lambda settings: {"created_at": {"$gte": utcnow() - retention(settings.prompt_log_retention_days)}}))

@@ -24,12 +24,12 @@ from typing import Any
 import anyio
 import duckdb
 import pyarrow as pa
-from bson import Decimal128, ObjectId
 
+from amigo_api.admin.sql.columns import arrow_table, collect
 from amigo_api.admin.sql.repository import SnapshotSource
-from amigo_api.core.db import Document, OrgDb
+from amigo_api.core.db import OrgDb
 from amigo_api.core.errors import AmigoError, InvalidRequest
-from amigo_api.core.sql_tables import SqlTable, tables
+from amigo_api.core.sql_tables import SqlTable, SqlType, tables
 from amigo_api.settings import Settings
 
 FETCH_BATCH = 10_000
@@ -46,59 +46,6 @@ class QueryTimedOut(AmigoError):
 
 class QueryFailed(InvalidRequest):
     error_code = "sql_query_failed"
-
-
-# Documents -> Arrow ---------------------------------------------------------------------------------
-
-_PLAIN = frozenset({str, int, float, bool, type(None), dt.datetime})
-
-
-def _arrow_safe(value: Any) -> Any:
-    """BSON values as Arrow can type them; empty objects become null (DuckDB has no empty struct)."""
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    if kind is dict:
-        converted = {str(k): _arrow_safe(v) for k, v in value.items()}
-        return converted or None
-    if kind is list or kind is tuple:
-        return [_arrow_safe(v) for v in value]
-    if isinstance(value, ObjectId | uuid.UUID):
-        return str(value)
-    if isinstance(value, Decimal128):
-        return float(value.to_decimal())
-    return value
-
-
-def _values(docs: list[Document], path: str) -> list[Any]:
-    if "." not in path:
-        return [_arrow_safe(d.get(path)) for d in docs]
-    parts = path.split(".")
-
-    def walk(doc: Any) -> Any:
-        for part in parts:
-            doc = doc.get(part) if isinstance(doc, dict) else None
-        return _arrow_safe(doc)
-
-    return [walk(d) for d in docs]
-
-
-def _column(values: list[Any]) -> pa.Array:
-    try:
-        array = pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        # Mixed shapes in one field: keep every value, as JSON text.
-        array = pa.array([None if v is None else json.dumps(v, default=str) for v in values], type=pa.string())
-    return array.cast(pa.string()) if pa.types.is_null(array.type) else array
-
-
-def _collect(table: SqlTable, docs: list[Document], columns: dict[str, list[Any]]) -> None:
-    for column, path in table.columns.items():
-        columns[column].extend(_values(docs, path))
-
-
-def _arrow(columns: dict[str, list[Any]]) -> pa.Table:
-    return pa.table({column: _column(values) for column, values in columns.items()})
 
 
 @dataclass
@@ -142,23 +89,15 @@ class SnapshotCache:
         is slower on the embedded server); only the declared columns are kept."""
         scope = table.scope(self.settings) if table.scope else {}
         cursor = SnapshotSource(org).documents(table.collection, scope, FETCH_BATCH)
-        columns: dict[str, list[Any]] = {column: [] for column in table.columns}
+        columns: dict[str, list[Any]] = {name: [] for name in table.columns}
         converting: asyncio.Future[None] | None = None
         while batch := await cursor.to_list(FETCH_BATCH):
             if converting is not None:
                 await converting
-            converting = asyncio.ensure_future(asyncio.to_thread(_collect, table, batch, columns))
+            converting = asyncio.ensure_future(asyncio.to_thread(collect, table, batch, columns))
         if converting is not None:
             await converting
-        return await asyncio.to_thread(_arrow, columns)
-
-
-def table_columns(table: pa.Table) -> list[tuple[str, str]]:
-    """(column, DuckDB type) of a snapshot, as DuckDB sees it."""
-    with duckdb.connect(":memory:") as con:
-        con.register("snapshot", table)
-        return [(name, str(kind)) for name, kind in zip(con.table("snapshot").columns,
-                                                        con.table("snapshot").types, strict=True)]
+        return await asyncio.to_thread(arrow_table, table, columns)
 
 
 # The sandbox -------------------------------------------------------------------------------------------
@@ -298,6 +237,19 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list | tuple | set):
         return [json_safe(v) for v in value]
     return str(value)
+
+
+def _json_value(text: Any) -> Any:
+    try:
+        return json.loads(text) if isinstance(text, str) else json_safe(text)
+    except ValueError:
+        return text
+
+
+def json_rows(columns: list[tuple[str, str]], rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows as JSON values: a JSON column's text becomes the value it holds."""
+    decoders = [_json_value if kind == SqlType.JSON else json_safe for _, kind in columns]
+    return [[decode(v) for decode, v in zip(decoders, row, strict=True)] for row in rows]
 
 
 def _csv_cell(value: Any) -> Any:

@@ -40,9 +40,10 @@ async def submit_sql_query(request: Request, org: OrgDbDep, principal: SqlQuerie
 @router.get("/sql_schema", operation_id="get-sql-schema", summary="Get the SQL tables and columns",
             response_model=s.SqlSchemaResponse, dependencies=[rate_limit(20)],
             responses=error_responses(r400="SQL is not supported in this environment."))
-async def get_sql_schema(org: OrgDbDep, _: SqlQuerier, snapshots: Snapshots) -> s.SqlSchemaResponse:
-    """An extension of the contract: the tables `sql_query` can read, with their DuckDB column types."""
-    return await service.schema(org, snapshots)
+async def get_sql_schema(_org: OrgDbDep, _: SqlQuerier) -> s.SqlSchemaResponse:
+    """An extension of the contract: the tables `sql_query` can read, with their DuckDB column types (declared:
+    the same whatever is stored)."""
+    return service.schema()
 
 
 def _result_identity(request: Request) -> str:

@@ -12,14 +12,14 @@ import anyio
 from temporalio.client import Client
 
 from amigo_api.admin.sql import schemas as s
+from amigo_api.admin.sql.columns import declared_columns
 from amigo_api.admin.sql.engine import (
     QueryFailed,
     QueryTimedOut,
     SnapshotCache,
-    json_safe,
+    json_rows,
     run_query,
     run_query_to_csv,
-    table_columns,
 )
 from amigo_api.admin.sql.guard import SqlRefused, check_query
 from amigo_api.admin.sql.repository import SQL_QUERY_TTL_SECONDS, SqlQueryDocument, SqlQueryRepository
@@ -53,14 +53,14 @@ async def run_sync(org: OrgDb, cache: SnapshotCache, settings: Settings, sql_tex
                                             limiter=cache.limiter)
     return s.SqlQueryResult(execution_time_ms=result.elapsed_ms, truncated=result.truncated,
                             columns=[s.Column(name=n, type=t) for n, t in result.columns],
-                            result=[[json_safe(v) for v in row] for row in result.rows])
+                            result=json_rows(result.columns, result.rows))
 
 
-async def schema(org: OrgDb, cache: SnapshotCache) -> s.SqlSchemaResponse:
-    snapshots = await cache.tables(org, _table_names())
+def schema() -> s.SqlSchemaResponse:
+    """The declared types: the same whatever the organization has stored."""
     return s.SqlSchemaResponse(tables=[
-        s.SqlTableSchema(name=name, columns=[s.Column(name=c, type=t) for c, t in table_columns(data)])
-        for name, data in sorted(snapshots.items())])
+        s.SqlTableSchema(name=name, columns=[s.Column(name=c, type=t) for c, t in columns])
+        for name, columns in declared_columns(tables()).items()])
 
 
 # Asynchronous queries -------------------------------------------------------------------------------
