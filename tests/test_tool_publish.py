@@ -6,10 +6,14 @@ import asyncio
 from datetime import timedelta
 
 import httpx
+import pytest
 
 from amigo_api.core.db import Clusters
+from amigo_api.core.errors import InvalidRequest
 from amigo_api.core.locks import acquire_lock, lock_holder, release_lock
+from amigo_api.sandbox.runner import RunOutcome
 from amigo_api.settings import Settings
+from amigo_api.tools.sandbox_checks import check_tests
 from amigo_api.tools.scaffold import ScaffoldRelease
 from amigo_api.tools.service import tool_lock
 from tests.conftest import Caller
@@ -131,7 +135,9 @@ async def test_refusals(stack: Stack, http: httpx.AsyncClient, admin: Caller, wo
     matching = await create_tool(http, admin, "matching", REGION=("eu", False), API_KEY=("k", True))
     failing = await publish(http, admin, matching, "refused")
     assert failing.status_code == 400 and failing.json()["error_code"] == "tool_checks_failed", failing.text
-    assert "tests/test_tool.py::test_greets_by_name" in failing.json()["detail"]
+    # pytest's short summary line: the test, and the assertion that failed.
+    assert ("FAILED tests/test_tool.py::test_greets_by_name - AssertionError: assert 'Hello, Ada!' == 'Bye'"
+            in failing.json()["detail"]), failing.text
 
     workspace.edit("refused/tests/test_tool.py", '== "Bye"', '== "Hello, Ada!"')
     workspace.edit("refused/pyproject.toml", '"pydantic>=2"', '"pydantic>=2", "no-such-package-anywhere>=1"')
@@ -243,3 +249,15 @@ async def test_a_link_out_of_the_project_is_one_400(stack: Stack, http: httpx.As
     answer = await publish(http, admin, tool_id, "linked")
     assert answer.status_code == 400 and answer.json()["error_code"] == "tool_build_failed", answer.text
     assert "Links must stay inside the project" in answer.json()["detail"]
+
+
+def test_a_failed_publish_names_ten_failures_at_most_each_bounded() -> None:
+    summaries = [f"FAILED tests/test_x.py::test_{i} - AssertionError: {'x' * 2000}" for i in range(15)]
+    outcome = RunOutcome({"exit_code": 1, "passed": 0, "failed": [f"t{i}" for i in range(15)],
+                          "summaries": summaries}, None, "", "")
+    with pytest.raises(InvalidRequest) as refused:
+        check_tests(outcome)
+    detail = refused.value.detail
+    assert detail.startswith("The tool's tests (CI checks) failed:\nFAILED tests/test_x.py::test_0 - AssertionError")
+    assert "test_9 -" in detail and "test_10 -" not in detail and detail.endswith("... and 5 more")
+    assert len(detail) < 10 * 700

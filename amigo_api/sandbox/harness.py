@@ -109,22 +109,42 @@ def invoke(request: dict[str, Any]) -> dict[str, Any]:
                 "exception_stack_trace": _own_frames(exc.__traceback__), "duration_ms": duration_ms}
 
 
+FAILURE_MESSAGE_CHARS = 500
+
+
+def _crash_message(report: Any) -> str:
+    """What pytest's short summary shows after a failed test's name: the crash line (the assertion)."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None and crash.message:
+        message = str(crash.message).strip()
+    else:  # a collection error: its last line says what went wrong
+        lines = report.longreprtext.strip().splitlines()
+        message = lines[-1] if lines else ""
+    return message[:FAILURE_MESSAGE_CHARS] + ("..." if len(message) > FAILURE_MESSAGE_CHARS else "")
+
+
 class _Outcomes:
-    """A pytest plugin that notes which tests failed."""
+    """A pytest plugin that notes which tests failed, and why (the short summary's line for each)."""
 
     def __init__(self) -> None:
         self.passed = 0
         self.failed: list[str] = []
+        self.summaries: list[str] = []
+
+    def _failure(self, name: str, report: Any) -> None:
+        self.failed.append(name)
+        message = _crash_message(report)
+        self.summaries.append(f"FAILED {name}{' - ' + message if message else ''}")
 
     def pytest_runtest_logreport(self, report: Any) -> None:
         if report.failed:
-            self.failed.append(report.nodeid)
+            self._failure(report.nodeid, report)
         elif report.passed and report.when == "call":
             self.passed += 1
 
     def pytest_collectreport(self, report: Any) -> None:
         if report.failed:
-            self.failed.append(f"{report.nodeid or 'collection'} (collection error)")
+            self._failure(f"{report.nodeid or 'collection'} (collection error)", report)
 
 
 def _has_tests() -> bool:
@@ -145,7 +165,8 @@ def test(_: dict[str, Any]) -> dict[str, Any]:
                          "(`[project.optional-dependencies] test = [\"pytest>=8\"]`)."}
     outcomes = _Outcomes()
     code = pytest.main(["-q", "-p", "no:cacheprovider", "-o", "console_output_style=classic"], plugins=[outcomes])
-    return {"exit_code": int(code), "passed": outcomes.passed, "failed": outcomes.failed}
+    return {"exit_code": int(code), "passed": outcomes.passed, "failed": outcomes.failed,
+            "summaries": outcomes.summaries}
 
 
 MODES = {"schema": schema, "invoke": invoke, "test": test}
