@@ -190,3 +190,16 @@ async def test_errors_a_newcomer_meets_say_what_to_do(client: httpx.AsyncClient,
                                   "Content-Type": "application/json"}, content=b'{"role_name": "x",, }')
     assert malformed.status_code == 422
     assert malformed.json()["detail"].startswith("Malformed JSON body at character 18"), malformed.json()
+    as_bearer = await client.get(f"/v1/{admin.org_id}/user/", headers={"Authorization": f"Bearer {admin.api_key}"})
+    assert as_bearer.status_code == 401 and as_bearer.json()["error_code"] == "invalid_credentials"
+    assert as_bearer.json()["detail"].startswith("Invalid authorization credentials. The Bearer value is not a token")
+    assert "signin_with_api_key" in as_bearer.json()["detail"] and admin.api_key not in as_bearer.text
+    other_key = jwt.encode({"sub": admin.user_id}, "not-our-key-" * 4, algorithm="HS256")
+    forged = await client.get(f"/v1/{admin.org_id}/user/", headers={"Authorization": f"Bearer {other_key}"})
+    assert forged.json()["detail"] == "Invalid authorization credentials."  # a token, just not a valid one
+    form = await client.post(f"/v1/{admin.org_id}/role/", headers=admin.headers, data={"role_name": "x"})
+    assert form.status_code == 422
+    assert form.json()["detail"].endswith(" Send the body as JSON with `Content-Type: application/json` (this "
+                                          "request's is `application/x-www-form-urlencoded`)."), form.json()
+    wrong_field = await client.post(f"/v1/{admin.org_id}/role/", headers=admin.headers, json={"role_name": 5})
+    assert "Content-Type" not in wrong_field.json()["detail"]

@@ -1,5 +1,6 @@
 """Read-only SQL over one organization's data: results, limits, refusals, timeouts, snapshot freshness."""
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,8 +21,9 @@ from amigo_api.core.sql_tables import (
     VERSION_NUMBER,
     Column,
     SqlTable,
+    tables,
 )
-from tests.builders import documented_query, new_service, sql_rows
+from tests.builders import ADMIN_DOCS, documented_query, new_service, sql_rows
 from tests.conftest import Caller, make_settings
 
 
@@ -244,3 +246,9 @@ def test_a_value_that_does_not_fit_its_column_reads_as_null() -> None:
     assert rows[1] == {"id": None, "n": None, "f": None, "b": None, "s": None, "at": None, "names": None,
                        "j": '{"nan":null}', "v": {"major": None, "minor": None, "patch": None}, "deep": None}
     assert set(rows[2].values()) == {None}
+
+
+def test_the_tables_docs_admin_lists_are_the_registered_ones() -> None:
+    tables_bullet = ADMIN_DOCS.read_text().split("- **Tables.**")[1].split("\n- ")[0]
+    listed = set(re.findall(r"`([a-z_]+)`", tables_bullet.split("Today:")[1]))
+    assert listed == {table.name for table in tables()}

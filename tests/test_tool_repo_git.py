@@ -134,7 +134,8 @@ def test_the_credential_helper_keeps_a_clone_signed_in(live_url: str, admin: Cal
     host = live_url.removeprefix("http://")
     url = f"http://{admin.org_id}_{admin.user_id}@{host}/v1/{admin.org_id}/tool/git/"  # no token in the URL
     work = tmp_path / "work"
-    git(tmp_path, "clone", "-q", "-c", helper, url, str(work))
+    cloned = git(tmp_path, "clone", "-q", "-c", helper, url, str(work))
+    assert cloned.stderr.strip() == "warning: You appear to have cloned an empty repository."  # no sign-in logs
     (work / "note.txt").write_text("signed in by the helper\n")
     commit_all(work, "Through the helper")
     git(work, "push", "-q", "origin", "HEAD:refs/heads/helper")  # a later push signs in again by itself
@@ -143,3 +144,11 @@ def test_the_credential_helper_keeps_a_clone_signed_in(live_url: str, admin: Cal
                                 str(data_dir)], input="protocol=http\nhost=example.invalid\n\n", capture_output=True,
                                text=True, timeout=60)
     assert unrelated.returncode == 0 and unrelated.stdout == ""
+    stopped = json.loads((data_dir / "dev-stack.json").read_text()) | {"api_url": "http://127.0.0.1:9"}
+    (data_dir / "dev-stack.json").write_text(json.dumps(stopped))
+    down = subprocess.run([sys.executable, "-m", "amigo_api", "git-credential", "get", "--data-dir", str(data_dir)],
+                          input="protocol=http\nhost=127.0.0.1:9\n\n", capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0 and down.stdout == ""
+    assert down.stderr.startswith("amigo-api git-credential: could not sign in at http://127.0.0.1:9 (")
+    assert down.stderr.strip().endswith(f"is `amigo-api dev --data-dir {data_dir}` running?")
+    assert len(down.stderr.strip().splitlines()) == 1

@@ -50,6 +50,12 @@ MISSING_CREDENTIALS_DETAIL = ("Missing credentials: send `Authorization: Bearer 
                               "POST /v1/{organization}/user/signin_with_api_key.")
 
 
+class NotAToken(Unauthorized):
+    detail = (f"{UNAUTHORIZED_DETAIL} The Bearer value is not a token: an API key is exchanged for one with "
+              "POST /v1/{organization}/user/signin_with_api_key (headers x-api-key, x-api-key-id, x-user-id), and "
+              "its `id_token` is what `Authorization: Bearer` carries.")
+
+
 class MissingCredentials(Unauthorized):
     error_code = "missing_credentials"
     detail = MISSING_CREDENTIALS_DETAIL
@@ -130,13 +136,23 @@ def _describe_validation_error(errors: list[dict[str, Any]]) -> str:
     return f"Invalid {where}: {first.get('msg', 'failed validation')}{more}."
 
 
+def _content_type_hint(request: Request, errors: list[dict[str, Any]]) -> str:
+    """A body that was not sent as JSON is never read as JSON: say so, rather than only what is missing."""
+    content_type = request.headers.get("content-type", "")
+    if "json" in content_type or not any(e.get("loc", ())[:1] == ("body",) for e in errors):
+        return ""
+    sent = f"this request's is `{content_type.split(';')[0][:100]}`" if content_type else "this request has none"
+    return f" Send the body as JSON with `Content-Type: application/json` ({sent})."
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if (shape := _shape(request)) is not None:
         return shape.validation(exc)
     raw = list(exc.errors())
     errors = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in raw]
-    return JSONResponse(error_body(_describe_validation_error(raw), "validation_error", errors=errors), 422)
+    detail = _describe_validation_error(raw) + _content_type_hint(request, raw)
+    return JSONResponse(error_body(detail, "validation_error", errors=errors), 422)
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "invalid_credentials", 403: "forbidden"}

@@ -20,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from amigo_api.core.clock import as_utc, utcnow
 from amigo_api.core.crypto import SecretBox
 from amigo_api.core.db import Document
-from amigo_api.core.errors import Unauthorized
+from amigo_api.core.errors import NotAToken, Unauthorized
 from amigo_api.core.ids import new_id
 from amigo_api.settings import Settings
 
@@ -168,7 +168,7 @@ class TokenService:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise Unauthorized() from exc
+            raise NotAToken() from exc
         kid = header.get("kid")
         if header.get("alg") != ALGORITHM or not isinstance(kid, str):
             raise Unauthorized()

@@ -37,10 +37,19 @@ def answer(data_dir: Path, request: dict[str, str]) -> str:
     stack = json.loads(stack_file.read_text())
     if request.get("host") != urlsplit(stack["api_url"]).netloc:
         return ""
-    response = httpx.post(f"{stack['api_url']}/v1/{stack['org_id']}/user/signin_with_api_key", timeout=30, headers={
-        "x-api-key": stack["api_key"], "x-api-key-id": stack["api_key_id"], "x-user-id": stack["user_id"]})
-    response.raise_for_status()
+    try:
+        response = httpx.post(f"{stack['api_url']}/v1/{stack['org_id']}/user/signin_with_api_key", timeout=30,
+                              headers={"x-api-key": stack["api_key"], "x-api-key-id": stack["api_key_id"],
+                                       "x-user-id": stack["user_id"]})
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise SignInFailed(f"amigo-api git-credential: could not sign in at {stack['api_url']} ({exc}); is "
+                           f"`amigo-api dev --data-dir {data_dir}` running?") from exc
     return f"username={stack['org_id']}_{stack['user_id']}\npassword={response.json()['id_token']}\n"
+
+
+class SignInFailed(RuntimeError):
+    pass
 
 
 def clone_recipe(data_dir: Path, api_url: str, org_id: str, user_id: str) -> str:
