@@ -253,7 +253,7 @@ def git_credential(
     data_dir: Annotated[Path, typer.Option(help="The data dir of the `dev` stack.")] = Path("./.amigo"),
 ) -> None:
     """A git credential helper for a `dev` stack's tool repository: answers `get` with a fresh token."""
-    from amigo_api.devstack.credential import SignInFailed, answer, read_request
+    from amigo_api.devstack.credential import SignInFailed, answer, erase, read_request
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # git shows the helper's stderr on every fetch and push
     request = read_request(sys.stdin)
@@ -262,6 +262,8 @@ def git_credential(
             sys.stdout.write(answer(data_dir.resolve(), request))
         except SignInFailed as failed:
             print(failed, file=sys.stderr)  # answering nothing lets git ask its other helpers, or the user
+    elif operation == "erase":
+        erase(data_dir.resolve(), request)
 
 
 def main() -> None:

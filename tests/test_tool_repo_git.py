@@ -140,6 +140,19 @@ def test_the_credential_helper_keeps_a_clone_signed_in(live_url: str, admin: Cal
     commit_all(work, "Through the helper")
     git(work, "push", "-q", "origin", "HEAD:refs/heads/helper")  # a later push signs in again by itself
     assert "helper" in git(work, "ls-remote", "origin").stdout
+    # Git asks on every fetch and push; sign-ins are rate limited, so the token is kept (for its owner only).
+    cached = data_dir / "git-token.json"
+    assert cached.stat().st_mode & 0o777 == 0o600
+
+    def helper_says(operation: str) -> str:
+        return subprocess.run([sys.executable, "-m", "amigo_api", "git-credential", operation, "--data-dir",
+                               str(data_dir)], input=f"protocol=http\nhost={host}\n\n", capture_output=True,
+                              text=True, timeout=60, check=True).stdout
+
+    assert helper_says("get") == helper_says("get") == \
+        f"username={admin.org_id}_{admin.user_id}\npassword={json.loads(cached.read_text())['id_token']}\n"
+    helper_says("erase")
+    assert not cached.exists()
     unrelated = subprocess.run([sys.executable, "-m", "amigo_api", "git-credential", "get", "--data-dir",
                                 str(data_dir)], input="protocol=http\nhost=example.invalid\n\n", capture_output=True,
                                text=True, timeout=60)

@@ -96,8 +96,9 @@ def _curl_example(stack: dict[str, Any], data_dir: Path) -> str:
         "  | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"id_token\"])')\n"
         f"curl -s {stack['api_url']}/v1/{stack['org_id']}/user/ -H \"Authorization: Bearer $TOKEN\"\n"
         f"{clone_recipe(data_dir, stack['api_url'], stack['org_id'], stack['user_id'])}\n"
+        "mkdir -p tools/greeting  # a tool project to start from; the walkthrough: docs/tutorial-tools.md\n"
         f"curl -s {stack['api_url']}/v1/{stack['org_id']}/tool/amigo_tool_scaffold.tar.gz "
-        "-H \"Authorization: Bearer $TOKEN\" | tar -xz -C tools  # a tool project to start from (docs/tools.md)"
+        "-H \"Authorization: Bearer $TOKEN\" | tar -xz -C tools/greeting --strip-components=1"
     )
 
 
