@@ -113,3 +113,17 @@ def test_the_sdk_examples_run_as_written(newcomer: Newcomer) -> None:
         rows = http.post(f"/v1/{stack['org_id']}/admin/sql_query", headers={"Authorization": f"Bearer {token}"},
                          json={"sql_query": query, "async_query": False}).json()["result"]
     assert rows == [["trace-1", "gpt-4o-mini"], ["trace-2", "gpt-4o-mini"]]
+
+
+def test_devs_printout_and_the_scaffolds_readme_follow_the_tutorial(newcomer: Newcomer) -> None:
+    tutorial = (DOCS / "tutorial-tools.md").read_text()
+    printout = (newcomer.root / "dev.log").read_text()
+    extract = "| tar -xz -C tools/greeting --strip-components=1"
+    assert extract in tutorial and extract in printout
+    assert "mkdir -p tools/greeting" in tutorial and "mkdir -p tools/greeting" in printout
+    [clone] = [line for line in printout.splitlines() if line.startswith("git clone")]
+    assert "credential.helper=!" in clone and "git-credential --data-dir" in clone
+    assert re.search(r" http://\w+_[0-9a-f]{24}@127\.0\.0\.1:\d+/v1/\w+/tool/git/ tools$", clone)  # no token in it
+    readme = (Path(__file__).resolve().parents[1] / "amigo_api/tools/scaffold_template/README.md.tmpl").read_text()
+    assert "git -C tools add greeting" in readme and "git -C tools add greeting" in tutorial
+    assert '"invocation_mode": "regular"' in readme and "docs/tutorial-tools.md" in readme
