@@ -223,7 +223,7 @@ async def test_a_src_layout_project_runs_its_tests_and_invokes(tmp_path: Path, w
              "src/srcpkg/__init__.py": "", "src/srcpkg/tool.py": SRC_TOOL, "tests/test_tool.py": SRC_TEST}
     build = await asyncio.to_thread(_built, tmp_path, files, BuildConfig(tmp_path / "builds", None, [str(wheelhouse)],
                                                                          True, 300))
-    assert await _harness(build, "test", {}) == {"exit_code": 0, "passed": 1, "failed": []}
+    assert await _harness(build, "test", {}) == {"exit_code": 0, "passed": 1, "failed": [], "summaries": []}
     invoked = await _harness(build, "invoke", {"entrypoint": "srcpkg.tool:run", "input": {"name": "Ada"},
                                                "context": {}})
     assert invoked["succeeded"] and invoked["output"] == "src says hello to Ada"
